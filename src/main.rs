@@ -1,1 +1,74 @@
-fn main() {}
+//! The `wa-twostep` binary: flags → settings → logs → build → ready line → serve
+//! until SIGINT/SIGTERM. Exit status: 0 clean stop, 2 configuration error, 1 other
+//! start-up failure (SPEC §7).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use wa_twostep::cli::Cli;
+use wa_twostep::startup::App;
+use wa_twostep::{config, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("wa-twostep: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wa-twostep: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let app = match App::build(settings).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("wa-twostep: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(addr = %app.local_addr(), "ready");
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{}", app.local_addr());
+            let _ = out.flush();
+        }
+        match app.run_until(shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wa-twostep: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

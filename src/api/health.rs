@@ -1,0 +1,28 @@
+//! Health: the emulated `GET /v1/health` and the sandbox's own readiness probe (SPEC §4).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::auth::HealthCaller;
+use super::envelope::Payload;
+use super::AppState;
+
+/// `GET /v1/health`: `connected`, or `unregistered` while the number is not registered.
+pub async fn health(State(state): State<AppState>, _caller: HealthCaller) -> Payload<Value> {
+    let status = if state.sandbox.registered() {
+        "connected"
+    } else {
+        "unregistered"
+    };
+    Payload(
+        StatusCode::OK,
+        json!({"health": {"gateway_status": status}}),
+    )
+}
+
+/// `GET /__sandbox/health`: no auth, never limited; for probes and CI scripts.
+pub async fn ready() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}

@@ -1,0 +1,102 @@
+//! The HTTP edge: routes, extractors, status codes and envelopes. No file I/O and
+//! no hashing here; handlers call the domain services and map their errors.
+
+pub mod auth;
+pub mod envelope;
+pub mod health;
+pub mod middleware;
+pub mod params;
+pub mod sandbox;
+pub mod two_step;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::domain::accounts::Accounts;
+use crate::domain::sandbox::Sandbox;
+use crate::domain::two_step::TwoStep;
+use crate::secret::Secret;
+use envelope::{ApiError, Wire};
+
+/// Settings the edge itself needs.
+#[derive(Debug)]
+pub struct EdgeConfig {
+    /// `server.body_limit_bytes`.
+    pub body_limit_bytes: u64,
+    /// `server.trust_forwarded_for`.
+    pub trust_forwarded_for: bool,
+    /// `auth.api_key` (empty: off).
+    pub api_key: Secret,
+    /// `control.token` (empty: none required).
+    pub control_token: Secret,
+    /// `control.enabled`.
+    pub control_enabled: bool,
+    /// `server.request_timeout_secs`.
+    pub request_timeout: Duration,
+}
+
+/// Handles shared by every handler; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Users, login, tokens.
+    pub accounts: Arc<Accounts>,
+    /// Two-step verification.
+    pub two_step: Arc<TwoStep>,
+    /// Control plane.
+    pub sandbox: Arc<Sandbox>,
+    /// Edge settings.
+    pub edge: Arc<EdgeConfig>,
+}
+
+async fn not_found() -> ApiError {
+    ApiError::path_not_found()
+}
+
+/// The route table with its layers.
+pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
+    let mut routes = Router::new()
+        .route("/v1/users/login", post(users::login))
+        .route("/v1/users/logout", post(users::logout))
+        .route("/v1/users", post(users::create))
+        .route(
+            "/v1/users/{username}",
+            get(users::read).put(users::update).delete(users::remove),
+        )
+        .route(
+            "/v1/settings/account/two-step",
+            post(two_step::enable).delete(two_step::disable),
+        )
+        .route("/v1/health", get(health::health))
+        .route("/__sandbox/health", get(health::ready));
+    if state.edge.control_enabled {
+        routes = routes
+            .route("/__sandbox/state", get(sandbox::state))
+            .route("/__sandbox/reset", post(sandbox::reset));
+    }
+    let timeout = state.edge.request_timeout;
+    routes
+        .route_layer(axum::middleware::from_fn(middleware::tag_route))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(
+            // Outermost first: the id and log line see everything, including
+            // rendered errors, timeouts and panics.
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(middleware::request_context))
+                .layer(axum::middleware::from_fn_with_state(
+                    wire,
+                    middleware::render,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    timeout,
+                    middleware::request_timeout,
+                ))
+                .layer(CatchPanicLayer::custom(middleware::panic_response)),
+        )
+}

@@ -1,0 +1,28 @@
+//! `POST` / `DELETE /v1/settings/account/two-step` (SPEC §3), admin only.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::auth::Admin;
+use super::envelope::{ApiError, Empty};
+use super::params::Params;
+use super::AppState;
+use crate::domain::pin::Pin;
+
+/// Enables two-step verification or changes the PIN.
+pub async fn enable(
+    State(state): State<AppState>,
+    _admin: Admin,
+    params: Params,
+) -> Result<Empty, ApiError> {
+    let value = params.get("pin").ok_or_else(|| ApiError::missing("pin"))?;
+    let pin = Pin::from_json(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    state.two_step.enable(pin).await?;
+    Ok(Empty(StatusCode::OK))
+}
+
+/// Disables two-step verification. The body, if any, is ignored (SPEC §2).
+pub async fn disable(State(state): State<AppState>, _admin: Admin) -> Result<Empty, ApiError> {
+    state.two_step.disable().await?;
+    Ok(Empty(StatusCode::OK))
+}

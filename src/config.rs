@@ -1,0 +1,565 @@
+//! Typed settings, layered: built-in defaults < TOML file (`--config`) <
+//! `WA_TWOSTEP_<SECTION>__<KEY>` environment < command-line flags (SPEC §7).
+//! Everything is validated once, at start; a bad key or value is an error that
+//! names it (the binary exits 2). Nothing here is read again after start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Cli;
+use crate::secret::Secret;
+
+/// Prefix of the environment variables that configure the server.
+pub const ENV_PREFIX: &str = "WA_TWOSTEP_";
+
+/// A configuration problem; the message names the offending key, variable or file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// All settings. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Listener, limits and timeouts.
+    pub server: ServerSettings,
+    /// Where state lives.
+    pub state: StateSettings,
+    /// Wire details of the emulated API.
+    pub api: ApiSettings,
+    /// Seed admin, tokens, login limiter, API key.
+    pub auth: AuthSettings,
+    /// argon2id cost and the hashing pool.
+    pub argon2: Argon2Settings,
+    /// The emulated phone number (registration).
+    pub account: AccountSettings,
+    /// The `/__sandbox` control plane.
+    pub control: ControlSettings,
+    /// Request logs.
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Listen address; port 0 picks any free port.
+    pub listen: SocketAddr,
+    /// Largest accepted request body (413 / 1009 above it).
+    pub body_limit_bytes: u64,
+    /// Time a client has to send the request head.
+    pub header_read_timeout_secs: u64,
+    /// Time a request (body included) may take end to end.
+    pub request_timeout_secs: u64,
+    /// Time in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Take the client address from the left-most `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 65536,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSettings {
+    /// State file; companion files start with this name.
+    pub path: PathBuf,
+    /// Memory only: nothing is written.
+    pub ephemeral: bool,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            path: PathBuf::from("wa-twostep-state.json"),
+            ephemeral: false,
+        }
+    }
+}
+
+/// The form of an "empty success" body (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmptySuccess {
+    /// `{"meta": {...}}`, what the real server sent on the wire.
+    Meta,
+    /// `{}`
+    Object,
+    /// `null`
+    Null,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// `meta.version` in every body.
+    pub version: String,
+    /// Body of an operation that has no payload.
+    pub empty_success: EmptySuccess,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            version: "v2.45.1".into(),
+            empty_success: EmptySuccess::Meta,
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The seed admin's password.
+    pub admin_password: Secret,
+    /// The seed admin must set a new password at first login.
+    pub force_password_change: bool,
+    /// Token lifetime.
+    pub token_ttl_secs: u64,
+    /// Failed logins per client address per hour before 429.
+    pub max_failed_logins: u32,
+    /// Key for `Authorization: Apikey` on `/v1/health`; empty turns the scheme off.
+    pub api_key: Secret,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            admin_password: Secret::new("secret"),
+            force_password_change: true,
+            token_ttl_secs: 604_800,
+            max_failed_logins: 30,
+            api_key: Secret::default(),
+        }
+    }
+}
+
+/// `[argon2]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Settings {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Time cost.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// Hashes running at once; 0 means the number of CPUs.
+    pub max_concurrent: u32,
+    /// Requests allowed to wait for a hashing slot before 503.
+    pub max_queue: u32,
+}
+
+impl Default for Argon2Settings {
+    fn default() -> Self {
+        // OWASP's recommended argon2id setting: 19 MiB, t=2, p=1.
+        Argon2Settings {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+            max_queue: 64,
+        }
+    }
+}
+
+/// `[account]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    /// The emulated number starts registered.
+    pub registered: bool,
+    /// Country code of the registered number.
+    pub cc: String,
+    /// The registered number.
+    pub phone_number: String,
+    /// Verified name returned by registration.
+    pub vname: String,
+    /// The code `/v1/account/verify` accepts.
+    pub verify_code: Secret,
+    /// Wrong registration PINs per hour before 429.
+    pub max_pin_guesses: u32,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            registered: true,
+            cc: "1".into(),
+            phone_number: "5550100".into(),
+            vname: "Sandbox Business".into(),
+            verify_code: Secret::new("123456"),
+            max_pin_guesses: 10,
+        }
+    }
+}
+
+/// `[control]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlSettings {
+    /// Serve `/__sandbox/state`, `/__sandbox/reset` and friends.
+    pub enabled: bool,
+    /// Bearer token the control plane requires; empty means none.
+    pub token: Secret,
+    /// Requests kept in the journal; 0 disables it.
+    pub journal_capacity: u32,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            enabled: true,
+            token: Secret::default(),
+            journal_capacity: 1000,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Line format.
+    pub format: LogFormat,
+    /// Filter directive (`info`, `wa_twostep=debug`, ...); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One override: `section.key = value`, from the environment or a flag.
+pub type Override = (String, String, toml::Value);
+
+/// Builds the settings from the process's flags, environment and config file.
+pub fn load(cli: &Cli) -> Result<Settings, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    load_from(cli.config.as_deref(), &env, &flag_overrides(cli))
+}
+
+/// The overrides the command-line flags ask for.
+pub fn flag_overrides(cli: &Cli) -> Vec<Override> {
+    let mut out = Vec::new();
+    let mut set = |s: &str, k: &str, v: toml::Value| out.push((s.to_owned(), k.to_owned(), v));
+    if let Some(listen) = &cli.listen {
+        set("server", "listen", toml::Value::String(listen.clone()));
+    }
+    if let Some(path) = &cli.state {
+        set(
+            "state",
+            "path",
+            toml::Value::String(path.to_string_lossy().into_owned()),
+        );
+    }
+    if cli.ephemeral {
+        set("state", "ephemeral", toml::Value::Boolean(true));
+    }
+    if let Some(format) = &cli.log_format {
+        set("log", "format", toml::Value::String(format.clone()));
+    }
+    out
+}
+
+/// Layers `file` < `env` (pairs of variable name and value) < `flags` over the defaults.
+pub fn load_from(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    flags: &[Override],
+) -> Result<Settings, ConfigError> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
+        }
+        None => toml::Table::new(),
+    };
+    let defaults = toml::Table::try_from(Settings::default())
+        .map_err(|e| ConfigError(format!("internal: defaults do not serialize: {e}")))?;
+    for (name, raw) in env {
+        let (section, key, value) = env_override(&defaults, name, raw)?;
+        insert(&mut table, &section, &key, value);
+    }
+    for (section, key, value) in flags {
+        insert(&mut table, section, key, value.clone());
+    }
+    let settings: Settings =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ConfigError(format!("configuration: {inner}"))
+            } else {
+                ConfigError(format!("configuration key {path}: {inner}"))
+            }
+        })?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Turns `WA_TWOSTEP_SECTION__KEY=raw` into a typed override, using the type of the
+/// key's default value (environment values are all strings).
+fn env_override(
+    defaults: &toml::Table,
+    name: &str,
+    raw: &str,
+) -> Result<(String, String, toml::Value), ConfigError> {
+    let unknown = || {
+        ConfigError(format!(
+            "unknown environment variable {name}: expected {ENV_PREFIX}<SECTION>__<KEY> naming a key of config.example.toml"
+        ))
+    };
+    let rest = name.strip_prefix(ENV_PREFIX).ok_or_else(unknown)?;
+    let (section, key) = rest.split_once("__").ok_or_else(unknown)?;
+    let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+    let default = defaults
+        .get(&section)
+        .and_then(|s| s.as_table())
+        .and_then(|s| s.get(&key))
+        .ok_or_else(unknown)?;
+    let bad = |what: &str| {
+        ConfigError(format!(
+            "environment variable {name} ({section}.{key}): expected {what}"
+        ))
+    };
+    let value = match default {
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        toml::Value::Boolean(_) => match raw.trim() {
+            "true" | "1" => toml::Value::Boolean(true),
+            "false" | "0" => toml::Value::Boolean(false),
+            _ => return Err(bad("true or false")),
+        },
+        _ => toml::Value::String(raw.to_owned()),
+    };
+    Ok((section, key, value))
+}
+
+fn insert(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+    let entry = table
+        .entry(section.to_owned())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        t.insert(key.to_owned(), value);
+    }
+    // A section that is not a table is left for deserialization to report by name.
+}
+
+impl Settings {
+    /// Checks the values that types alone cannot (ranges, cross-key rules).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad =
+            |key: &str, why: &str| Err(ConfigError(format!("configuration key {key}: {why}")));
+        if self.server.body_limit_bytes == 0 {
+            return bad("server.body_limit_bytes", "must be at least 1");
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return bad("server.header_read_timeout_secs", "must be at least 1");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return bad("server.request_timeout_secs", "must be at least 1");
+        }
+        if !self.state.ephemeral && self.state.path.as_os_str().is_empty() {
+            return bad(
+                "state.path",
+                "must not be empty unless state.ephemeral is true",
+            );
+        }
+        if self.api.version.is_empty() {
+            return bad("api.version", "must not be empty");
+        }
+        if self.auth.admin_password.is_empty() {
+            return bad("auth.admin_password", "must not be empty");
+        }
+        if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 10 * 365 * 86_400 {
+            return bad("auth.token_ttl_secs", "must be between 1 and 315360000");
+        }
+        if self.auth.max_failed_logins == 0 {
+            return bad("auth.max_failed_logins", "must be at least 1");
+        }
+        let key_len = self.auth.api_key.expose().chars().count();
+        if key_len != 0 && !(12..=128).contains(&key_len) {
+            // The real server required WA_API_KEY to be 12 to 128 characters.
+            return bad("auth.api_key", "must be empty or 12 to 128 characters");
+        }
+        if let Err(e) = argon2::Params::new(
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.argon2.parallelism,
+            None,
+        ) {
+            return bad(
+                "argon2",
+                &format!("memory_kib/iterations/parallelism rejected: {e}"),
+            );
+        }
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(&self.account.cc) || self.account.cc.len() > 3 {
+            return bad("account.cc", "must be 1 to 3 digits");
+        }
+        if !digits(&self.account.phone_number) {
+            return bad("account.phone_number", "must be digits");
+        }
+        if self.account.verify_code.is_empty() {
+            return bad("account.verify_code", "must not be empty");
+        }
+        if self.account.max_pin_guesses == 0 {
+            return bad("account.max_pin_guesses", "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad("log.level", "is not a valid filter directive");
+        }
+        if self.control.enabled
+            && self.control.token.is_empty()
+            && !self.server.listen.ip().is_loopback()
+        {
+            return bad(
+                "control.token",
+                "must be set when server.listen is not a loopback address and the control plane is enabled \
+                 (anyone on the network could reset the sandbox); set control.token or control.enabled = false",
+            );
+        }
+        Ok(())
+    }
+
+    /// Hashing slots: `argon2.max_concurrent`, or the number of CPUs when 0.
+    pub fn argon2_slots(&self) -> usize {
+        match self.argon2.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_file_lists_exactly_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let text = std::fs::read_to_string(&path).expect("config.example.toml");
+        let example: toml::Table = text.parse().expect("example parses");
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        assert_eq!(
+            example, defaults,
+            "config.example.toml must list every key with its default"
+        );
+        for (section, keys) in &defaults {
+            for key in keys.as_table().unwrap().keys() {
+                let env_name = format!(
+                    "{ENV_PREFIX}{}__{}",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                );
+                assert!(
+                    text.contains(&env_name),
+                    "example lacks env name {env_name}"
+                );
+            }
+        }
+        load_from(Some(&path), &[], &[]).expect("example loads");
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[api]\nversion = \"v1\"\n[server]\nlisten = \"127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        let s = load_from(Some(&file), &[], &[]).unwrap();
+        assert_eq!(s.api.version, "v1");
+        let e = env(&[
+            ("WA_TWOSTEP_API__VERSION", "v2"),
+            ("WA_TWOSTEP_SERVER__LISTEN", "127.0.0.1:2"),
+        ]);
+        let s = load_from(Some(&file), &e, &[]).unwrap();
+        assert_eq!(s.api.version, "v2");
+        assert_eq!(s.server.listen.port(), 2);
+        let flags = vec![(
+            "server".into(),
+            "listen".into(),
+            toml::Value::String("127.0.0.1:3".into()),
+        )];
+        let s = load_from(Some(&file), &e, &flags).unwrap();
+        assert_eq!(s.server.listen.port(), 3);
+        assert_eq!(load_from(None, &[], &[]).unwrap().api.version, "v2.45.1");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = env(&[("WA_TWOSTEP_SERVER__NOPE", "1")]);
+        assert!(load_from(None, &e, &[])
+            .unwrap_err()
+            .0
+            .contains("WA_TWOSTEP_SERVER__NOPE"));
+        let e = env(&[("WA_TWOSTEP_SERVER__BODY_LIMIT_BYTES", "big")]);
+        assert!(load_from(None, &e, &[])
+            .unwrap_err()
+            .0
+            .contains("server.body_limit_bytes"));
+        let e = env(&[("WA_TWOSTEP_API__EMPTY_SUCCESS", "maybe")]);
+        assert!(load_from(None, &e, &[])
+            .unwrap_err()
+            .0
+            .contains("api.empty_success"));
+        let e = env(&[("WA_TWOSTEP_ARGON2__MEMORY_KIB", "-5")]);
+        assert!(load_from(None, &e, &[])
+            .unwrap_err()
+            .0
+            .contains("argon2.memory_kib"));
+        let e = env(&[("WA_TWOSTEP_SERVER__LISTEN", "0.0.0.0:80")]);
+        assert!(load_from(None, &e, &[])
+            .unwrap_err()
+            .0
+            .contains("control.token"));
+    }
+}

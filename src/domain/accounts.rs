@@ -1,0 +1,355 @@
+//! Users, login and tokens (SPEC §2): the rules of the real product's user
+//! system, independent of HTTP. Tokens are 256 random bits; only their SHA-256
+//! digest is kept, in memory and on disk.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use super::hasher::Hasher;
+use super::limiter::{Limiter, DEFAULT_CAPACITY};
+use super::password::{BadUsername, Password, Username, WeakPassword};
+use super::{flatten, Unavailable};
+use crate::config::Settings;
+use crate::secret::Secret;
+use crate::store::state::{Role, TokenRecord, UserRecord};
+use crate::store::{now_secs, Change, State, Store};
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Wrong or missing credentials (login: 401 with an empty body).
+    #[error("bad credentials")]
+    BadCredentials,
+    /// Too many failed logins from this address (429 / 1015).
+    #[error("too many failed logins")]
+    RateLimited,
+    /// The password must be changed at this login (401 / 1024).
+    #[error("password change required")]
+    PasswordChangeRequired,
+    /// A new password breaks the rule (400 / 1009).
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    /// A username breaks the rule (400 / 1009).
+    #[error(transparent)]
+    BadUsername(#[from] BadUsername),
+    /// The username is taken (409 / 1004).
+    #[error("user exists")]
+    UserExists,
+    /// No such user (404 / 1006).
+    #[error("user does not exist")]
+    UserNotFound,
+    /// `admin` cannot be deleted (400 / 1009).
+    #[error("admin cannot be deleted")]
+    AdminUndeletable,
+    /// Overload or an internal failure.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl From<super::hasher::HashError> for AccountError {
+    fn from(e: super::hasher::HashError) -> Self {
+        AccountError::Unavailable(e.into())
+    }
+}
+
+/// The user a valid token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Username.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// Credentials that passed `verify_login`.
+#[derive(Debug)]
+pub struct Verified {
+    /// The user.
+    username: String,
+    /// The hash the password was verified against.
+    hash: Secret,
+    /// The user must change the password at this login.
+    change_required: bool,
+}
+
+/// A freshly issued token.
+#[derive(Debug)]
+pub struct Issued {
+    /// The token itself; shown to the client once, never stored.
+    pub token: Secret,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The accounts service.
+#[derive(Debug)]
+pub struct Accounts {
+    /// Durable state.
+    store: Arc<Store>,
+    /// argon2id pool.
+    hasher: Arc<Hasher>,
+    /// Token lifetime in seconds.
+    ttl_secs: i64,
+    /// Failed logins per client address.
+    failed_logins: Limiter,
+    /// Seed admin password and whether it must be changed.
+    seed_password: Secret,
+    /// `auth.force_password_change`.
+    force_change: bool,
+    /// `account.registered`, for the seed state.
+    seed_registered: bool,
+}
+
+/// Hex SHA-256 of a token: the key under which the token is stored.
+pub fn token_digest(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+fn new_token() -> Secret {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Accounts {
+    /// Builds the service from the `[auth]` and `[account]` settings.
+    pub fn new(store: Arc<Store>, hasher: Arc<Hasher>, settings: &Settings) -> Accounts {
+        Accounts {
+            store,
+            hasher,
+            ttl_secs: settings.auth.token_ttl_secs as i64,
+            failed_logins: Limiter::new(
+                settings.auth.max_failed_logins,
+                Duration::from_secs(3600),
+                DEFAULT_CAPACITY,
+            ),
+            seed_password: settings.auth.admin_password.clone(),
+            force_change: settings.auth.force_password_change,
+            seed_registered: settings.account.registered,
+        }
+    }
+
+    /// The seed state, with a fresh hash of the configured admin password.
+    pub async fn seed_state(&self) -> Result<State, AccountError> {
+        let hash = self.hasher.hash(self.seed_password.clone()).await?;
+        Ok(State::seed(hash, self.force_change, self.seed_registered))
+    }
+
+    /// Forgets all failed-login counts (sandbox reset).
+    pub fn clear_failed_logins(&self) {
+        self.failed_logins.clear();
+    }
+
+    /// The user holding `token`, if it is known and not expired. The lookup is by
+    /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
+    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+        let state = self.store.snapshot();
+        let record = state.tokens.get(&token_digest(token))?;
+        if record.expires_at <= now_secs() {
+            return None;
+        }
+        let user = state.users.get(&record.username)?;
+        Some(Principal {
+            username: record.username.clone(),
+            role: user.role,
+        })
+    }
+
+    /// `POST /v1/users/login`, first half: checks the Basic credentials (and the
+    /// failed-login limit) before anything else about the request is looked at.
+    pub async fn verify_login(
+        &self,
+        client: IpAddr,
+        username: &str,
+        password: Secret,
+    ) -> Result<Verified, AccountError> {
+        if self.failed_logins.is_blocked(client) {
+            return Err(AccountError::RateLimited);
+        }
+        let stored = self.store.snapshot().users.get(username).cloned();
+        let hash = stored.as_ref().map(|u| u.password_hash.clone());
+        // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
+        if !self.hasher.verify(password, hash).await? {
+            self.failed_logins.record(client);
+            return Err(AccountError::BadCredentials);
+        }
+        let user = stored.ok_or(AccountError::BadCredentials)?;
+        Ok(Verified {
+            username: username.to_owned(),
+            hash: user.password_hash,
+            change_required: user.password_change_required,
+        })
+    }
+
+    /// `POST /v1/users/login`, second half: applies a password change if asked
+    /// (`new_password` is `None` when absent or empty) and issues a token.
+    pub async fn issue_token(
+        &self,
+        verified: Verified,
+        new_password: Option<&str>,
+    ) -> Result<Issued, AccountError> {
+        let new_hash = match new_password {
+            Some(p) => {
+                let p = Password::parse(p)?;
+                Some(self.hasher.hash(Secret::new(p.expose())).await?)
+            }
+            None if verified.change_required => return Err(AccountError::PasswordChangeRequired),
+            None => None,
+        };
+        let token = new_token();
+        let expires_at = now_secs() + self.ttl_secs;
+        let digest = token_digest(token.expose());
+        let Verified { username, hash, .. } = verified;
+        self.store
+            .commit(move |s| {
+                let user = s
+                    .users
+                    .get_mut(&username)
+                    .ok_or(AccountError::BadCredentials)?;
+                // The password changed (or the user was recreated) since it was verified.
+                if user.password_hash != hash {
+                    return Err(AccountError::BadCredentials);
+                }
+                if let Some(hash) = new_hash {
+                    user.password_hash = hash;
+                    user.password_change_required = false;
+                }
+                s.tokens.insert(
+                    digest,
+                    TokenRecord {
+                        username,
+                        expires_at,
+                    },
+                );
+                Ok(Change::Write(()))
+            })
+            .await
+            .map_err(flatten)?;
+        Ok(Issued { token, expires_at })
+    }
+
+    /// `POST /v1/users/logout`: revokes `token`.
+    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
+        let digest = token_digest(token);
+        self.store
+            .commit(move |s| {
+                Ok(match s.tokens.remove(&digest) {
+                    Some(_) => Change::Write(()),
+                    None => Change::Unchanged(()),
+                })
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// `POST /v1/users`: creates a `ROLE_USER` user who needs no password change.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<String, AccountError> {
+        let username = Username::parse(username)?;
+        let password = Password::parse(password)?;
+        if self.store.snapshot().users.contains_key(username.as_str()) {
+            return Err(AccountError::UserExists);
+        }
+        let hash = self.hasher.hash(Secret::new(password.expose())).await?;
+        let name = username.as_str().to_owned();
+        self.store
+            .commit(move |s| {
+                if s.users.contains_key(&name) {
+                    return Err(AccountError::UserExists);
+                }
+                let record = UserRecord {
+                    role: Role::User,
+                    password_hash: hash,
+                    password_change_required: false,
+                };
+                s.users.insert(name.clone(), record);
+                Ok(Change::Write(name))
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// `GET /v1/users/{name}`: the user's role, if the user exists.
+    pub fn user_role(&self, username: &str) -> Option<Role> {
+        self.store.snapshot().users.get(username).map(|u| u.role)
+    }
+
+    /// `PUT /v1/users/{name}`: sets a new password.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        if self.user_role(username).is_none() {
+            return Err(AccountError::UserNotFound);
+        }
+        let password = Password::parse(password)?;
+        let hash = self.hasher.hash(Secret::new(password.expose())).await?;
+        let name = username.to_owned();
+        self.store
+            .commit(move |s| {
+                let user = s.users.get_mut(&name).ok_or(AccountError::UserNotFound)?;
+                user.password_hash = hash;
+                user.password_change_required = false;
+                Ok(Change::Write(()))
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// `DELETE /v1/users/{name}`: removes the user and revokes all their tokens.
+    pub async fn delete_user(&self, username: &str) -> Result<(), AccountError> {
+        if username == "admin" {
+            return Err(AccountError::AdminUndeletable);
+        }
+        let name = username.to_owned();
+        self.store
+            .commit(move |s| {
+                if s.users.remove(&name).is_none() {
+                    return Err(AccountError::UserNotFound);
+                }
+                s.tokens.retain(|_, t| t.username != name);
+                Ok(Change::Write(()))
+            })
+            .await
+            .map_err(flatten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_digests_are_hex_sha256() {
+        assert_eq!(
+            token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tokens_are_url_safe_and_256_bits() {
+        let t = new_token();
+        assert_eq!(t.expose().len(), 43);
+        assert!(t
+            .expose()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_ne!(new_token(), t);
+    }
+}

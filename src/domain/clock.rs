@@ -1,0 +1,41 @@
+//! Wall-clock time and the two timestamp formats the API shows.
+
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// `2026-11-25T21:00:00.123Z`: RFC 3339, UTC, always with milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-12-02 21:00:00+00:00`: the real server's `expires_after`, PHP's
+/// `Y-m-d H:i:sP` in UTC (reference §1.1).
+pub fn php_datetime(secs: i64) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+00:00");
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(rfc3339_ms(1_764_104_400_123), "2025-11-25T21:00:00.123Z");
+        assert_eq!(rfc3339_ms(1_764_104_400_000), "2025-11-25T21:00:00.000Z");
+        assert_eq!(php_datetime(1_764_104_400), "2025-11-25 21:00:00+00:00");
+    }
+}

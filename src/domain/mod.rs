@@ -1,0 +1,44 @@
+//! Rules and services: what the emulated product does, independent of HTTP.
+//! Services talk to the store and the hasher; they never see a request.
+
+pub mod accounts;
+pub mod clock;
+pub mod hasher;
+pub mod limiter;
+pub mod password;
+pub mod pin;
+pub mod sandbox;
+pub mod two_step;
+
+use crate::store::CommitError;
+
+/// Infrastructure failures any service can hit; the edge maps them to 503 or 500.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// The argon2 queue is full (503 / 1016).
+    #[error("argon2 queue is full")]
+    Overloaded,
+    /// The state could not be written; nothing changed (500 / 1014).
+    #[error("state write failed: {0}")]
+    Storage(std::io::Error),
+    /// argon2 failed unexpectedly (500 / 1014).
+    #[error("hashing failed: {0}")]
+    Hashing(String),
+}
+
+impl From<hasher::HashError> for Unavailable {
+    fn from(e: hasher::HashError) -> Self {
+        match e {
+            hasher::HashError::Overloaded => Unavailable::Overloaded,
+            hasher::HashError::Internal(m) => Unavailable::Hashing(m),
+        }
+    }
+}
+
+/// Turns a commit failure into the service's own error type.
+pub(crate) fn flatten<E: From<Unavailable>>(e: CommitError<E>) -> E {
+    match e {
+        CommitError::Rejected(e) => e,
+        CommitError::Io(io) => E::from(Unavailable::Storage(io)),
+    }
+}

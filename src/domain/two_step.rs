@@ -1,0 +1,83 @@
+//! Two-step verification (SPEC §3): enable or change the PIN, disable it, and
+//! verify a PIN (for registration). Only an argon2id hash of the PIN is kept.
+
+use std::sync::Arc;
+
+use super::clock::now_ms;
+use super::hasher::Hasher;
+use super::pin::Pin;
+use super::{flatten, Unavailable};
+use crate::secret::Secret;
+use crate::store::state::TwoStepRecord;
+use crate::store::{Change, Store};
+
+/// The two-step service.
+#[derive(Debug)]
+pub struct TwoStep {
+    /// Durable state.
+    store: Arc<Store>,
+    /// argon2id pool.
+    hasher: Arc<Hasher>,
+}
+
+impl TwoStep {
+    /// Builds the service.
+    pub fn new(store: Arc<Store>, hasher: Arc<Hasher>) -> TwoStep {
+        TwoStep { store, hasher }
+    }
+
+    /// Enables two-step with `pin`, replacing any PIN already set (that is how a PIN
+    /// is changed: reference §4.3). Returns once the change is durable.
+    pub async fn enable(&self, pin: Pin) -> Result<(), Unavailable> {
+        let hash = self.hasher.hash(Secret::new(pin.expose())).await?;
+        self.store
+            .commit(move |s| {
+                s.two_step = TwoStepRecord {
+                    enabled: true,
+                    pin_hash: Some(hash),
+                    updated_at_ms: Some(now_ms()),
+                };
+                Ok(Change::Write(()))
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// Disables two-step. Idempotent: when already disabled nothing is written.
+    pub async fn disable(&self) -> Result<(), Unavailable> {
+        if !self.store.snapshot().two_step.enabled {
+            return Ok(());
+        }
+        self.store
+            .commit(|s| {
+                if !s.two_step.enabled {
+                    return Ok(Change::Unchanged(()));
+                }
+                s.two_step = TwoStepRecord {
+                    enabled: false,
+                    pin_hash: None,
+                    updated_at_ms: Some(now_ms()),
+                };
+                Ok(Change::Write(()))
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// Whether two-step is on.
+    pub fn is_enabled(&self) -> bool {
+        self.store.snapshot().two_step.enabled
+    }
+
+    /// Checks `pin` against the stored hash; false when two-step is off.
+    pub async fn verify(&self, pin: &Pin) -> Result<bool, Unavailable> {
+        let hash = self.store.snapshot().two_step.pin_hash.clone();
+        match hash {
+            Some(hash) => Ok(self
+                .hasher
+                .verify(Secret::new(pin.expose()), Some(hash))
+                .await?),
+            None => Ok(false),
+        }
+    }
+}

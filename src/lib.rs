@@ -1,0 +1,22 @@
+//! wa-twostep: an HTTP server that emulates the WhatsApp Business API Client's
+//! two-step verification settings (`POST` / `DELETE /v1/settings/account/two-step`)
+//! with the login, users and health endpoints around them.
+//!
+//! # Layout
+//!
+//! Data flows one way: **HTTP edge → services → store**.
+//! - [`api`]: routes, extractors, status codes and the WhatsApp envelope.
+//! - [`domain`]: the product's rules (PIN, passwords, login, tokens, two-step)
+//!   and the bounded argon2id pool.
+//! - [`store`]: the state, committed durably (fsync) before it becomes visible.
+//! - [`config`] and [`cli`]: settings, layered defaults < file < env < flags.
+//! - [`startup`]: wiring and the accept loop; [`telemetry`]: logs.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod secret;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,166 @@
+//! Wiring: settings → store, hasher, services, router → a bound listener; then
+//! the accept loop with header-read timeouts and a bounded graceful drain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::api::envelope::Wire;
+use crate::api::{router, AppState, EdgeConfig};
+use crate::config::Settings;
+use crate::domain::accounts::Accounts;
+use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::sandbox::Sandbox;
+use crate::domain::two_step::TwoStep;
+use crate::store::{OpenError, State, StateFile, Store};
+
+/// A start-up failure (the binary exits 1). Messages name the file or address.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The state file is locked, unreadable, corrupt or of an unknown schema.
+    #[error(transparent)]
+    State(#[from] OpenError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The seed admin password could not be hashed.
+    #[error("cannot hash the seed admin password: {0}")]
+    Hash(#[from] HashError),
+}
+
+/// A built server: bound, with state loaded, not yet serving.
+pub struct App {
+    /// The bound listener.
+    listener: TcpListener,
+    /// The full router.
+    router: Router,
+    /// The real address (port 0 resolved).
+    local_addr: SocketAddr,
+    /// `server.header_read_timeout_secs`.
+    header_read_timeout: Duration,
+    /// `server.shutdown_grace_secs`.
+    shutdown_grace: Duration,
+}
+
+impl App {
+    /// Takes the state lock, loads (or seeds) state, binds the listener.
+    pub async fn build(settings: Settings) -> Result<App, StartupError> {
+        let hasher = Arc::new(Hasher::new(&settings.argon2, settings.argon2_slots())?);
+        let (file, loaded) = if settings.state.ephemeral {
+            (None, None)
+        } else {
+            let (file, loaded) = StateFile::open(&settings.state.path)?;
+            (Some(file), loaded)
+        };
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: settings.server.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.server.listen,
+            source,
+        })?;
+        let state = match loaded {
+            Some(state) => state,
+            // A missing file means the seed state; the file appears at the first change.
+            None => {
+                let hash = hasher.hash(settings.auth.admin_password.clone()).await?;
+                State::seed(
+                    hash,
+                    settings.auth.force_password_change,
+                    settings.account.registered,
+                )
+            }
+        };
+        let store = Arc::new(Store::new(file, state));
+        let accounts = Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings));
+        let state = AppState {
+            two_step: Arc::new(TwoStep::new(store.clone(), hasher.clone())),
+            sandbox: Arc::new(Sandbox::new(store, accounts.clone())),
+            accounts,
+            edge: Arc::new(EdgeConfig {
+                body_limit_bytes: settings.server.body_limit_bytes,
+                trust_forwarded_for: settings.server.trust_forwarded_for,
+                api_key: settings.auth.api_key.clone(),
+                control_token: settings.control.token.clone(),
+                control_enabled: settings.control.enabled,
+                request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+            }),
+        };
+        let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
+        Ok(App {
+            listener,
+            router: router(state, wire),
+            local_addr,
+            header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
+            shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and gives in-flight
+    /// requests up to `server.shutdown_grace_secs` to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let router = self.router.clone();
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(req)
+            });
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: draining in-flight requests");
+        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period elapsed with requests still open");
+        }
+        Ok(())
+    }
+}
