@@ -119,7 +119,11 @@ pub fn command(spawn: &Spawn, dir: &Path) -> Command {
 
 /// Runs the binary to completion (for start-up failures) and returns its exit
 /// status, stdout and stderr. Panics if it is still running after 20 s.
-pub fn run_to_exit(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (ExitStatus, String, String) {
+pub fn run_to_exit(
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: &Path,
+) -> (ExitStatus, String, String) {
     let mut cmd = Command::new(binary());
     cmd.args(args).current_dir(dir);
     for (k, _) in std::env::vars() {
@@ -133,7 +137,9 @@ pub fn run_to_exit(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (ExitStat
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn binary");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -264,7 +270,12 @@ impl TestApp {
     }
 
     /// `POST /v1/users/login` with Basic credentials and an optional JSON body.
-    pub async fn login(&self, user: &str, password: &str, body: Option<Value>) -> reqwest::Response {
+    pub async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut req = self
             .request(Method::POST, "/v1/users/login")
             .header("Authorization", basic(user, password));
@@ -278,7 +289,11 @@ impl TestApp {
     /// [`ADMIN_PASSWORD`]) and returns the token. Later calls log in with the new password.
     pub async fn admin_token(&self) -> String {
         let first = self
-            .login("admin", SEED_PASSWORD, Some(serde_json::json!({"new_password": ADMIN_PASSWORD})))
+            .login(
+                "admin",
+                SEED_PASSWORD,
+                Some(serde_json::json!({"new_password": ADMIN_PASSWORD})),
+            )
             .await;
         let resp = if first.status() == StatusCode::OK {
             first
@@ -286,7 +301,10 @@ impl TestApp {
             self.login("admin", ADMIN_PASSWORD, None).await
         };
         let body = expect_status(resp, StatusCode::OK).await;
-        body["users"][0]["token"].as_str().expect("token").to_owned()
+        body["users"][0]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Creates a `ROLE_USER` user with the admin token and returns a token for it.
@@ -301,7 +319,10 @@ impl TestApp {
         expect_status(resp, StatusCode::CREATED).await;
         let resp = self.login(username, password, None).await;
         let body = expect_status(resp, StatusCode::OK).await;
-        body["users"][0]["token"].as_str().expect("token").to_owned()
+        body["users"][0]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// `POST /v1/settings/account/two-step` with a JSON body.
@@ -362,7 +383,8 @@ pub fn expect_status(
         if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON at {caller}: {e}: {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("body is not JSON at {caller}: {e}: {text}"))
         }
     }
 }
@@ -385,17 +407,29 @@ pub fn expect_error(
             .unwrap_or_default();
         let text = resp.text().await.expect("body");
         assert_eq!(got, status, "unexpected status at {caller}; body: {text}");
-        assert!(ctype.starts_with("application/json"), "content-type {ctype:?} at {caller}");
+        assert!(
+            ctype.starts_with("application/json"),
+            "content-type {ctype:?} at {caller}"
+        );
         let body: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("error body is not JSON at {caller}: {e}: {text}"));
-        assert_eq!(body["errors"][0]["code"], code, "unexpected code at {caller}; body: {text}");
+        assert_eq!(
+            body["errors"][0]["code"], code,
+            "unexpected code at {caller}; body: {text}"
+        );
         assert_eq!(
             body["errors"][0]["title"],
             title_of(code),
             "unexpected title at {caller}; body: {text}"
         );
-        assert_eq!(body["meta"]["api_status"], "stable", "meta missing at {caller}; body: {text}");
-        assert!(body["meta"]["version"].is_string(), "meta.version missing at {caller}; body: {text}");
+        assert_eq!(
+            body["meta"]["api_status"], "stable",
+            "meta missing at {caller}; body: {text}"
+        );
+        assert!(
+            body["meta"]["version"].is_string(),
+            "meta.version missing at {caller}; body: {text}"
+        );
         body
     }
 }
