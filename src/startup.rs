@@ -19,6 +19,7 @@ use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::registration::Registration;
 use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
 use crate::store::{OpenError, State, StateFile, Store};
@@ -90,9 +91,16 @@ impl App {
         };
         let store = Arc::new(Store::new(file, state));
         let accounts = Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings));
+        let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
+        let registration = Arc::new(Registration::new(
+            store.clone(),
+            two_step.clone(),
+            &settings.account,
+        ));
         let state = AppState {
-            two_step: Arc::new(TwoStep::new(store.clone(), hasher.clone())),
-            sandbox: Arc::new(Sandbox::new(store, accounts.clone())),
+            two_step,
+            registration: registration.clone(),
+            sandbox: Arc::new(Sandbox::new(store, accounts.clone(), registration.clone())),
             accounts,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, extractors, status codes and envelopes. No file I/O and
 //! no hashing here; handlers call the domain services and map their errors.
 
+pub mod account;
 pub mod auth;
 pub mod envelope;
 pub mod health;
@@ -19,6 +20,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::domain::accounts::Accounts;
+use crate::domain::registration::Registration;
 use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
 use crate::secret::Secret;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub two_step: Arc<TwoStep>,
     /// Control plane.
     pub sandbox: Arc<Sandbox>,
+    /// Registration.
+    pub registration: Arc<Registration>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
 }
@@ -72,6 +76,8 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
             "/v1/settings/account/two-step",
             post(two_step::enable).delete(two_step::disable),
         )
+        .route("/v1/account", post(account::register))
+        .route("/v1/account/verify", post(account::verify))
         .route("/v1/health", get(health::health))
         .route("/__sandbox/health", get(health::ready));
     if state.edge.control_enabled {

@@ -7,6 +7,7 @@ pub mod hasher;
 pub mod limiter;
 pub mod password;
 pub mod pin;
+pub mod registration;
 pub mod sandbox;
 pub mod two_step;
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::accounts::{AccountError, Accounts};
 use super::clock::rfc3339_ms;
 use super::flatten;
+use super::registration::Registration;
 use crate::store::{now_secs, Change, State, Store};
 
 /// `GET /__sandbox/state`.
@@ -83,12 +84,22 @@ pub struct Sandbox {
     store: Arc<Store>,
     /// For the seed state and the login limiter.
     accounts: Arc<Accounts>,
+    /// For the PIN-guess limiter.
+    registration: Arc<Registration>,
 }
 
 impl Sandbox {
     /// Builds the service.
-    pub fn new(store: Arc<Store>, accounts: Arc<Accounts>) -> Sandbox {
-        Sandbox { store, accounts }
+    pub fn new(
+        store: Arc<Store>,
+        accounts: Arc<Accounts>,
+        registration: Arc<Registration>,
+    ) -> Sandbox {
+        Sandbox {
+            store,
+            accounts,
+            registration,
+        }
     }
 
     /// Whether the emulated number is registered.
@@ -101,7 +112,7 @@ impl Sandbox {
         StateView::of(&self.store.snapshot())
     }
 
-    /// Returns to the seed state, durably, and forgets failed-login counts.
+    /// Returns to the seed state, durably, and forgets failed-login and PIN-guess counts.
     pub async fn reset(&self) -> Result<StateView, AccountError> {
         let seed = self.accounts.seed_state().await?;
         let view = self
@@ -113,6 +124,7 @@ impl Sandbox {
             .await
             .map_err(flatten)?;
         self.accounts.clear_failed_logins();
+        self.registration.clear_guesses();
         Ok(view)
     }
 }

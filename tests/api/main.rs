@@ -7,6 +7,7 @@ mod helpers;
 mod limits;
 mod login;
 mod persistence;
+mod registration;
 mod sandbox;
 mod two_step;
 mod users;
