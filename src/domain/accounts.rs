@@ -17,7 +17,7 @@ use super::{flatten, Unavailable};
 use crate::config::Settings;
 use crate::secret::Secret;
 use crate::store::state::{Role, TokenRecord, UserRecord};
-use crate::store::{now_secs, Change, State, Store};
+use crate::store::{now_secs, Op, State, Store};
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -154,15 +154,18 @@ impl Accounts {
     /// The user holding `token`, if it is known and not expired. The lookup is by
     /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let state = self.store.snapshot();
-        let record = state.tokens.get(&token_digest(token))?;
-        if record.expires_at <= now_secs() {
-            return None;
-        }
-        let user = state.users.get(&record.username)?;
-        Some(Principal {
-            username: record.username.clone(),
-            role: user.role,
+        let digest = token_digest(token);
+        let now = now_secs();
+        self.store.read(|state| {
+            let record = state.tokens.get(&digest)?;
+            if record.expires_at <= now {
+                return None;
+            }
+            let user = state.users.get(&record.username)?;
+            Some(Principal {
+                username: record.username.clone(),
+                role: user.role,
+            })
         })
     }
 
@@ -177,7 +180,7 @@ impl Accounts {
         if self.failed_logins.is_blocked(client) {
             return Err(AccountError::RateLimited);
         }
-        let stored = self.store.snapshot().users.get(username).cloned();
+        let stored = self.store.read(|s| s.users.get(username).cloned());
         let hash = stored.as_ref().map(|u| u.password_hash.clone());
         // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
         if !self.hasher.verify(password, hash).await? {
@@ -212,10 +215,12 @@ impl Accounts {
         let digest = token_digest(token.expose());
         let Verified { username, hash, .. } = verified;
         self.store
-            .commit(move |s| {
-                let user = s
+            .commit(move |tx| {
+                let mut user = tx
+                    .state()
                     .users
-                    .get_mut(&username)
+                    .get(&username)
+                    .cloned()
                     .ok_or(AccountError::BadCredentials)?;
                 // The password changed (or the user was recreated) since it was verified.
                 if user.password_hash != hash {
@@ -224,15 +229,17 @@ impl Accounts {
                 if let Some(hash) = new_hash {
                     user.password_hash = hash;
                     user.password_change_required = false;
+                    tx.push(Op::PutUser {
+                        username: username.clone(),
+                        user,
+                    });
                 }
-                s.tokens.insert(
-                    digest,
-                    TokenRecord {
-                        username,
-                        expires_at,
-                    },
-                );
-                Ok(Change::Write(()))
+                let token = TokenRecord {
+                    username,
+                    expires_at,
+                };
+                tx.push(Op::PutToken { digest, token });
+                Ok(())
             })
             .await
             .map_err(flatten)?;
@@ -243,11 +250,11 @@ impl Accounts {
     pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
         let digest = token_digest(token);
         self.store
-            .commit(move |s| {
-                Ok(match s.tokens.remove(&digest) {
-                    Some(_) => Change::Write(()),
-                    None => Change::Unchanged(()),
-                })
+            .commit(move |tx| {
+                if tx.state().tokens.contains_key(&digest) {
+                    tx.push(Op::DeleteToken { digest });
+                }
+                Ok(())
             })
             .await
             .map_err(flatten)
@@ -261,23 +268,26 @@ impl Accounts {
     ) -> Result<String, AccountError> {
         let username = Username::parse(username)?;
         let password = Password::parse(password)?;
-        if self.store.snapshot().users.contains_key(username.as_str()) {
+        if self.store.read(|s| s.users.contains_key(username.as_str())) {
             return Err(AccountError::UserExists);
         }
         let hash = self.hasher.hash(Secret::new(password.expose())).await?;
         let name = username.as_str().to_owned();
         self.store
-            .commit(move |s| {
-                if s.users.contains_key(&name) {
+            .commit(move |tx| {
+                if tx.state().users.contains_key(&name) {
                     return Err(AccountError::UserExists);
                 }
-                let record = UserRecord {
+                let user = UserRecord {
                     role: Role::User,
                     password_hash: hash,
                     password_change_required: false,
                 };
-                s.users.insert(name.clone(), record);
-                Ok(Change::Write(name))
+                tx.push(Op::PutUser {
+                    username: name.clone(),
+                    user,
+                });
+                Ok(name)
             })
             .await
             .map_err(flatten)
@@ -285,7 +295,7 @@ impl Accounts {
 
     /// `GET /v1/users/{name}`: the user's role, if the user exists.
     pub fn user_role(&self, username: &str) -> Option<Role> {
-        self.store.snapshot().users.get(username).map(|u| u.role)
+        self.store.read(|s| s.users.get(username).map(|u| u.role))
     }
 
     /// `PUT /v1/users/{name}`: sets a new password.
@@ -301,11 +311,20 @@ impl Accounts {
         let hash = self.hasher.hash(Secret::new(password.expose())).await?;
         let name = username.to_owned();
         self.store
-            .commit(move |s| {
-                let user = s.users.get_mut(&name).ok_or(AccountError::UserNotFound)?;
+            .commit(move |tx| {
+                let mut user = tx
+                    .state()
+                    .users
+                    .get(&name)
+                    .cloned()
+                    .ok_or(AccountError::UserNotFound)?;
                 user.password_hash = hash;
                 user.password_change_required = false;
-                Ok(Change::Write(()))
+                tx.push(Op::PutUser {
+                    username: name,
+                    user,
+                });
+                Ok(())
             })
             .await
             .map_err(flatten)
@@ -318,12 +337,12 @@ impl Accounts {
         }
         let name = username.to_owned();
         self.store
-            .commit(move |s| {
-                if s.users.remove(&name).is_none() {
+            .commit(move |tx| {
+                if !tx.state().users.contains_key(&name) {
                     return Err(AccountError::UserNotFound);
                 }
-                s.tokens.retain(|_, t| t.username != name);
-                Ok(Change::Write(()))
+                tx.push(Op::DeleteUser { username: name });
+                Ok(())
             })
             .await
             .map_err(flatten)

@@ -13,7 +13,7 @@ use super::two_step::TwoStep;
 use super::{flatten, Unavailable};
 use crate::config::AccountSettings;
 use crate::store::state::AccountRecord;
-use crate::store::{Change, Store};
+use crate::store::{Op, Store};
 
 /// Why a registration request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +101,7 @@ impl Registration {
                 return Err(RegistrationError::PinMismatch);
             }
         }
-        let registered = self.store.snapshot().account.registered;
+        let registered = self.store.read(|s| s.account.registered);
         if registered && cc == self.settings.cc && phone_number == self.settings.phone_number {
             Ok(Registered::Already)
         } else {
@@ -115,12 +115,12 @@ impl Registration {
             return Err(RegistrationError::BadCode);
         }
         self.store
-            .commit(|s| {
-                if s.account.registered {
-                    return Ok(Change::Unchanged(()));
+            .commit(|tx| {
+                if !tx.state().account.registered {
+                    let account = AccountRecord { registered: true };
+                    tx.push(Op::SetAccount { account });
                 }
-                s.account = AccountRecord { registered: true };
-                Ok(Change::Write(()))
+                Ok(())
             })
             .await
             .map_err(flatten)

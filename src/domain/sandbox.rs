@@ -9,7 +9,7 @@ use super::accounts::{AccountError, Accounts};
 use super::clock::rfc3339_ms;
 use super::flatten;
 use super::registration::Registration;
-use crate::store::{now_secs, Change, State, Store};
+use crate::store::{now_secs, Op, State, Store};
 
 /// `GET /__sandbox/state`.
 #[derive(Debug, Serialize)]
@@ -104,12 +104,12 @@ impl Sandbox {
 
     /// Whether the emulated number is registered.
     pub fn registered(&self) -> bool {
-        self.store.snapshot().account.registered
+        self.store.read(|s| s.account.registered)
     }
 
     /// The current state's view.
     pub fn view(&self) -> StateView {
-        StateView::of(&self.store.snapshot())
+        self.store.read(StateView::of)
     }
 
     /// Returns to the seed state, durably, and forgets failed-login and PIN-guess counts.
@@ -117,9 +117,12 @@ impl Sandbox {
         let seed = self.accounts.seed_state().await?;
         let view = self
             .store
-            .commit(move |s| {
-                *s = seed;
-                Ok::<_, AccountError>(Change::Write(StateView::of(s)))
+            .commit(move |tx| {
+                let view = StateView::of(&seed);
+                tx.push(Op::Replace {
+                    state: Box::new(seed),
+                });
+                Ok::<_, AccountError>(view)
             })
             .await
             .map_err(flatten)?;

@@ -9,7 +9,7 @@ use super::pin::Pin;
 use super::{flatten, Unavailable};
 use crate::secret::Secret;
 use crate::store::state::TwoStepRecord;
-use crate::store::{Change, Store};
+use crate::store::{Op, Store};
 
 /// The two-step service.
 #[derive(Debug)]
@@ -31,13 +31,14 @@ impl TwoStep {
     pub async fn enable(&self, pin: Pin) -> Result<(), Unavailable> {
         let hash = self.hasher.hash(Secret::new(pin.expose())).await?;
         self.store
-            .commit(move |s| {
-                s.two_step = TwoStepRecord {
+            .commit(move |tx| {
+                let two_step = TwoStepRecord {
                     enabled: true,
                     pin_hash: Some(hash),
                     updated_at_ms: Some(now_ms()),
                 };
-                Ok(Change::Write(()))
+                tx.push(Op::SetTwoStep { two_step });
+                Ok(())
             })
             .await
             .map_err(flatten)
@@ -45,20 +46,20 @@ impl TwoStep {
 
     /// Disables two-step. Idempotent: when already disabled nothing is written.
     pub async fn disable(&self) -> Result<(), Unavailable> {
-        if !self.store.snapshot().two_step.enabled {
+        if !self.is_enabled() {
             return Ok(());
         }
         self.store
-            .commit(|s| {
-                if !s.two_step.enabled {
-                    return Ok(Change::Unchanged(()));
+            .commit(|tx| {
+                if tx.state().two_step.enabled {
+                    let two_step = TwoStepRecord {
+                        enabled: false,
+                        pin_hash: None,
+                        updated_at_ms: Some(now_ms()),
+                    };
+                    tx.push(Op::SetTwoStep { two_step });
                 }
-                s.two_step = TwoStepRecord {
-                    enabled: false,
-                    pin_hash: None,
-                    updated_at_ms: Some(now_ms()),
-                };
-                Ok(Change::Write(()))
+                Ok(())
             })
             .await
             .map_err(flatten)
@@ -66,12 +67,12 @@ impl TwoStep {
 
     /// Whether two-step is on.
     pub fn is_enabled(&self) -> bool {
-        self.store.snapshot().two_step.enabled
+        self.store.read(|s| s.two_step.enabled)
     }
 
     /// Checks `pin` against the stored hash; false when two-step is off.
     pub async fn verify(&self, pin: &Pin) -> Result<bool, Unavailable> {
-        let hash = self.store.snapshot().two_step.pin_hash.clone();
+        let hash = self.store.read(|s| s.two_step.pin_hash.clone());
         match hash {
             Some(hash) => Ok(self
                 .hasher

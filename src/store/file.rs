@@ -1,14 +1,50 @@
-//! The state file on disk: the instance lock, loading, and the atomic write
-//! (temp file → write → fsync → rename → fsync directory). No HTTP, no argon2.
+//! The files on disk: the instance lock, the snapshot (`<path>`), and the change
+//! log (`<path>.log`). No HTTP, no argon2.
+//!
+//! A batch of changes is made durable by appending one line, `{"seq":N,"ops":[…]}`,
+//! to the log and fsyncing it: the cost does not grow with the state. When the log
+//! outgrows the snapshot, the whole state is written as a new snapshot (temp file →
+//! fsync → rename → fsync directory) and the log starts empty. At start the snapshot
+//! is read and the log records after its `seq` are replayed; a torn last line (a
+//! crash mid-append, never acknowledged) is cut off.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
+use super::ops::Op;
 use super::state::State;
 
-/// Why the state file could not be opened at start-up. The message names the file.
+/// Smallest log size that triggers a snapshot, so small states do not rewrite often.
+const MIN_LOG_BYTES: u64 = 1 << 20;
+
+/// A step of the write path, for fault injection in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Create the snapshot's temp file.
+    CreateTemp,
+    /// Write the temp file.
+    WriteTemp,
+    /// fsync the temp file.
+    SyncTemp,
+    /// Rename the temp file over the snapshot.
+    Rename,
+    /// fsync the directory after the rename.
+    SyncDir,
+    /// Append a record to the log.
+    AppendLog,
+    /// fsync the log.
+    SyncLog,
+}
+
+/// Called before each step; an error makes that step fail (tests only).
+pub type FaultHook = Arc<dyn Fn(Step) -> std::io::Result<()> + Send + Sync>;
+
+/// Why the state could not be opened at start-up. The message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// Another process holds `<path>.lock`.
@@ -19,27 +55,67 @@ pub enum OpenError {
         /// Lock file.
         lock: PathBuf,
     },
-    /// The file exists but cannot be used; it is left untouched.
+    /// A file exists but cannot be used; it is left untouched.
     #[error("state file {path}: {reason}")]
     Unusable {
-        /// State file.
+        /// The file at fault.
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
 }
 
-/// An open, locked state file.
-#[derive(Debug)]
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    seq: u64,
+    ops: &'a [Op],
+}
+
+#[derive(Deserialize)]
+struct RecordIn {
+    seq: u64,
+    ops: Vec<Op>,
+}
+
+/// (device, inode): tells whether a path still names the file we wrote.
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The open, locked state files.
 pub struct StateFile {
-    /// The state file.
+    /// The snapshot.
     path: PathBuf,
-    /// Its temp sibling, renamed over `path` on each write.
+    /// Its temp sibling, renamed over `path` on each snapshot.
     tmp: PathBuf,
-    /// The directory to fsync after a rename.
+    /// The change log.
+    log_path: PathBuf,
+    /// The directory to fsync after a rename or a file creation.
     dir: PathBuf,
-    /// Held for the life of the process: the OS releases the lock on exit, even on SIGKILL.
+    /// The log, open for appending; `None` until the next snapshot creates it.
+    log: Option<File>,
+    /// Bytes of valid records in the log.
+    log_len: u64,
+    /// Bytes of the last snapshot.
+    snapshot_len: u64,
+    /// Identity of the snapshot and log we wrote; if a path names another file
+    /// (the directory was replaced), the next batch writes a fresh snapshot.
+    ids: Option<(FileId, FileId)>,
+    /// Test-only fault injection.
+    faults: Option<FaultHook>,
+    /// Held for the life of the process: the OS releases it on exit, even on SIGKILL.
     _lock: File,
+}
+
+impl std::fmt::Debug for StateFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateFile")
+            .field("path", &self.path)
+            .field("log_len", &self.log_len)
+            .finish_non_exhaustive()
+    }
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -62,19 +138,19 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
 }
 
 impl StateFile {
-    /// Takes the lock on `<path>.lock`, then reads the state if the file exists.
-    /// A missing file is `None` (seed state). A bad file is an error and is never touched.
+    /// Takes the lock on `<path>.lock`, then reads the snapshot and replays the log.
+    /// No files means `None` (seed state). A bad file is an error and is not touched.
     pub fn open(path: &Path) -> Result<(StateFile, Option<State>), OpenError> {
-        let unusable = |reason: String| OpenError::Unusable {
-            path: path.to_owned(),
+        let unusable = |p: &Path, reason: String| OpenError::Unusable {
+            path: p.to_owned(),
             reason,
         };
         let lock_path = sibling(path, ".lock");
         let lock = open_private(&lock_path, false).map_err(|e| {
-            unusable(format!(
-                "cannot open lock file {}: {e}",
-                lock_path.display()
-            ))
+            unusable(
+                path,
+                format!("cannot open lock file {}: {e}", lock_path.display()),
+            )
         })?;
         match lock.try_lock() {
             Ok(()) => {}
@@ -85,57 +161,259 @@ impl StateFile {
                 })
             }
             Err(TryLockError::Error(e)) => {
-                return Err(unusable(format!(
-                    "cannot lock {}: {e}",
-                    lock_path.display()
-                )))
+                return Err(unusable(
+                    path,
+                    format!("cannot lock {}: {e}", lock_path.display()),
+                ))
             }
         }
-        let state = match std::fs::read(path) {
-            Ok(bytes) => Some(State::from_bytes(&bytes).map_err(unusable)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(unusable(format!("cannot read: {e}"))),
+        let read = |p: &Path| match std::fs::read(p) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unusable(p, format!("cannot read: {e}"))),
+        };
+        let log_path = sibling(path, ".log");
+        let snapshot = read(path)?;
+        let log_bytes = read(&log_path)?;
+        let log_exists = log_bytes.is_some();
+        let log_bytes = log_bytes.unwrap_or_default();
+        let snapshot_len = snapshot.as_ref().map_or(0, |b| b.len() as u64);
+        let mut state = match snapshot {
+            Some(bytes) => Some(State::from_bytes(&bytes).map_err(|r| unusable(path, r))?),
+            None if log_bytes.is_empty() => None,
+            None => {
+                return Err(unusable(
+                    &log_path,
+                    format!("change log without its snapshot {}", path.display()),
+                ))
+            }
+        };
+        let mut valid_len = 0usize;
+        if let Some(state) = state.as_mut() {
+            for (n, line) in log_bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+                if line.last() != Some(&b'\n') {
+                    break; // a torn append: never acknowledged
+                }
+                let record: RecordIn = serde_json::from_slice(line).map_err(|e| {
+                    unusable(
+                        &log_path,
+                        format!("line {}: not a valid record: {e}", n + 1),
+                    )
+                })?;
+                if record.seq > state.seq {
+                    if record.seq != state.seq + 1 {
+                        return Err(unusable(
+                            &log_path,
+                            format!(
+                                "line {}: record {} follows {}",
+                                n + 1,
+                                record.seq,
+                                state.seq
+                            ),
+                        ));
+                    }
+                    for op in &record.ops {
+                        state.apply(op);
+                    }
+                    state.seq = record.seq;
+                }
+                valid_len += line.len();
+            }
+        }
+        let log = if state.is_some() && log_exists {
+            let mut log = open_private(&log_path, false)
+                .map_err(|e| unusable(&log_path, format!("cannot open: {e}")))?;
+            if valid_len < log_bytes.len() {
+                log.set_len(valid_len as u64)
+                    .and_then(|()| log.sync_data())
+                    .map_err(|e| {
+                        unusable(&log_path, format!("cannot cut the torn last record: {e}"))
+                    })?;
+            }
+            log.seek(SeekFrom::Start(valid_len as u64))
+                .map_err(|e| unusable(&log_path, format!("cannot seek: {e}")))?;
+            Some(log)
+        } else {
+            None
+        };
+        let ids = match (&log, file_id(path), file_id(&log_path)) {
+            (Some(_), Some(s), Some(l)) => Some((s, l)),
+            _ => None,
         };
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        Ok((
-            StateFile {
-                path: path.to_owned(),
-                tmp: sibling(path, ".tmp"),
-                dir,
-                _lock: lock,
-            },
-            state,
-        ))
+        let file = StateFile {
+            path: path.to_owned(),
+            tmp: sibling(path, ".tmp"),
+            log_path,
+            dir,
+            log,
+            log_len: valid_len as u64,
+            snapshot_len,
+            ids,
+            faults: None,
+            _lock: lock,
+        };
+        Ok((file, state))
     }
 
-    /// Replaces the file's content with `bytes` atomically and durably: when this
-    /// returns `Ok`, a crash at any later moment still leaves `bytes` on disk; when it
-    /// fails at any step, the old file is intact.
-    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let result = self.write_inner(bytes);
-        if result.is_err() {
-            let _ = std::fs::remove_file(&self.tmp);
+    /// Installs a fault hook (tests only).
+    pub fn set_fault_hook(&mut self, hook: FaultHook) {
+        self.faults = Some(hook);
+    }
+
+    fn check(&self, step: Step) -> std::io::Result<()> {
+        match &self.faults {
+            Some(hook) => hook(step),
+            None => Ok(()),
         }
-        result
     }
 
-    fn write_inner(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let mut file = open_private(&self.tmp, true)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path)?;
+    fn files_are_ours(&self) -> bool {
+        matches!(self.ids, Some((s, l)) if file_id(&self.path) == Some(s) && file_id(&self.log_path) == Some(l))
+    }
+
+    /// Makes a batch durable: `next` is the state after `ops`, with `next.seq` the
+    /// batch's sequence number. On error nothing of the batch is on disk, as far as
+    /// the OS lets us know; `previous` gives the state to restore if a snapshot was
+    /// renamed into place but could not be made durable.
+    pub fn persist(
+        &mut self,
+        next: &State,
+        ops: &[Op],
+        previous: impl FnOnce() -> State,
+    ) -> std::io::Result<()> {
+        let compact = self.log.is_none()
+            || self.log_len > MIN_LOG_BYTES.max(self.snapshot_len)
+            || !self.files_are_ours();
+        if compact {
+            self.snapshot(next, previous)
+        } else {
+            self.append(next.seq, ops)
+        }
+    }
+
+    fn append(&mut self, seq: u64, ops: &[Op]) -> std::io::Result<()> {
+        let mut line =
+            serde_json::to_vec(&RecordOut { seq, ops }).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let Some(log) = self.log.as_mut() else {
+            return Err(std::io::Error::other("no change log open"));
+        };
+        let faults = self.faults.clone();
+        let check = |step| faults.as_ref().map_or(Ok(()), |hook| hook(step));
+        let result = check(Step::AppendLog)
+            .and_then(|()| log.write_all(&line))
+            .and_then(|()| check(Step::SyncLog))
+            .and_then(|()| log.sync_data());
+        match result {
+            Ok(()) => {
+                self.log_len += line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Take back whatever part of the record reached the file, so a
+                // restart cannot replay a change the client was told failed.
+                let len = self.log_len;
+                let undone = log
+                    .set_len(len)
+                    .and_then(|()| log.seek(SeekFrom::Start(len)).map(|_| ()))
+                    .and_then(|()| log.sync_data());
+                if undone.is_err() {
+                    self.log = None; // the next batch writes a fresh snapshot and log
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn snapshot(&mut self, next: &State, previous: impl FnOnce() -> State) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(next).map_err(std::io::Error::other)?;
+        match self.write_snapshot(&bytes) {
+            Ok(()) => {}
+            Err((e, renamed)) => {
+                self.log = None;
+                self.ids = None;
+                if renamed {
+                    // The new snapshot is in place but maybe not durable: put the
+                    // previous state back so "failed" really means "not changed".
+                    let old = serde_json::to_vec(&previous()).map_err(std::io::Error::other)?;
+                    if let Err((restore, _)) = self.write_snapshot(&old) {
+                        tracing::error!(error = %restore, "could not restore the previous snapshot");
+                    }
+                }
+                return Err(e);
+            }
+        }
+        self.snapshot_len = bytes.len() as u64;
+        // The batch is durable in the snapshot; a new, empty log follows it. If the log
+        // cannot be created, the next batch simply writes another snapshot.
+        match self.fresh_log() {
+            Ok(log) => {
+                self.log = Some(log);
+                self.log_len = 0;
+                self.ids = file_id(&self.path).zip(file_id(&self.log_path));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start a new change log");
+                self.log = None;
+                self.ids = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// temp → write → fsync → rename → fsync dir. The flag tells whether the rename happened.
+    fn write_snapshot(&self, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
+        let before_rename = || -> std::io::Result<()> {
+            self.check(Step::CreateTemp)?;
+            let mut file = open_private(&self.tmp, true)?;
+            self.check(Step::WriteTemp)?;
+            file.write_all(bytes)?;
+            self.check(Step::SyncTemp)?;
+            file.sync_all()?;
+            self.check(Step::Rename)?;
+            std::fs::rename(&self.tmp, &self.path)
+        };
+        if let Err(e) = before_rename() {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err((e, false));
+        }
         // The rename is durable only once the directory entry is.
-        File::open(&self.dir)?.sync_all()
+        self.check(Step::SyncDir)
+            .and_then(|()| File::open(&self.dir)?.sync_all())
+            .map_err(|e| (e, true))
+    }
+
+    fn fresh_log(&self) -> std::io::Result<File> {
+        let log = open_private(&self.log_path, true)?;
+        log.sync_all()?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(log)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
+    use crate::store::state::TwoStepRecord;
+
+    fn enable(seq: u64) -> (Op, State) {
+        let op = Op::SetTwoStep {
+            two_step: TwoStepRecord {
+                enabled: true,
+                pin_hash: Some(Secret::new("h")),
+                updated_at_ms: Some(seq as i64),
+            },
+        };
+        let mut s = State::seed(Secret::new("h"), true, true);
+        s.apply(&op);
+        s.seq = seq;
+        (op, s)
+    }
 
     #[test]
     fn a_second_open_of_the_same_path_is_refused() {
@@ -148,16 +426,67 @@ mod tests {
     }
 
     #[test]
-    fn writes_are_private_and_readable_back() {
+    fn snapshots_and_log_records_read_back_and_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let (file, _) = StateFile::open(&path).unwrap();
-        let state = State::seed(crate::secret::Secret::new("h"), true, true);
-        file.write(&serde_json::to_vec(&state).unwrap()).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        let (mut file, _) = StateFile::open(&path).unwrap();
+        let seed = State::seed(Secret::new("h"), true, true);
+        let (op1, s1) = enable(1);
+        file.persist(&s1, std::slice::from_ref(&op1), || seed.clone())
+            .unwrap();
+        let mut s2 = s1.clone();
+        let op2 = Op::DeleteToken { digest: "x".into() };
+        s2.apply(&op2);
+        s2.seq = 2;
+        file.persist(&s2, &[op2], || s1.clone()).unwrap();
+        assert!(file.log_len > 0, "the second batch is a log append");
+        for p in [&path, &sibling(&path, ".log"), &sibling(&path, ".lock")] {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
         drop(file);
         let (_f, back) = StateFile::open(&path).unwrap();
-        assert_eq!(back.unwrap(), state);
+        assert_eq!(back.unwrap(), s2);
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let (mut file, _) = StateFile::open(&path).unwrap();
+        let seed = State::seed(Secret::new("h"), true, true);
+        let (op1, s1) = enable(1);
+        file.persist(&s1, &[op1], || seed.clone()).unwrap();
+        let mut s2 = s1.clone();
+        s2.seq = 2;
+        file.persist(&s2, &[], || s1.clone()).unwrap();
+        drop(file);
+        let log = sibling(&path, ".log");
+        let mut bytes = std::fs::read(&log).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(b"{\"seq\":3,\"ops\":[{\"op\":\"dele");
+        std::fs::write(&log, &bytes).unwrap();
+        let (_f, back) = StateFile::open(&path).unwrap();
+        assert_eq!(back.unwrap().seq, 2);
+        assert_eq!(std::fs::read(&log).unwrap().len(), whole);
+    }
+
+    #[test]
+    fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let (mut file, _) = StateFile::open(&path).unwrap();
+        let seed = State::seed(Secret::new("h"), true, true);
+        let (op1, s1) = enable(1);
+        file.persist(&s1, &[op1], || seed.clone()).unwrap();
+        drop(file);
+        let log = sibling(&path, ".log");
+        std::fs::write(&log, b"garbage\n{\"seq\":2,\"ops\":[]}\n").unwrap();
+        let err = StateFile::open(&path).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        assert_eq!(
+            std::fs::read(&log).unwrap(),
+            b"garbage\n{\"seq\":2,\"ops\":[]}\n"
+        );
     }
 }

@@ -1,25 +1,29 @@
-//! Durable state: the in-memory `State` plus serialized commits that reach disk
-//! before they become visible. No HTTP, no argon2.
+//! Durable state: the published in-memory `State` and the writer that makes
+//! changes durable before they become visible. No HTTP, no argon2.
 //!
-//! A commit clones the current state, applies the change to the copy, writes and
-//! fsyncs the copy, and only then publishes it. A failed write therefore leaves
-//! memory exactly as it was (SPEC §8: "a failed write changes nothing").
+//! Every change goes through [`Store::commit`]: a closure reads the state and
+//! returns the ops it wants applied. One writer thread takes all waiting
+//! changes as a batch, evaluates them in order against its private copy of the
+//! state, makes the batch durable with one log append and one fsync (group
+//! commit), then applies the ops to the published state and answers every
+//! waiter. A failed write answers every change of the batch with the error and
+//! leaves the published state untouched (SPEC §8).
 
 pub mod file;
+pub mod ops;
 pub mod state;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
 
-pub use file::{OpenError, StateFile};
+pub use file::{FaultHook, OpenError, StateFile, Step};
+pub use ops::Op;
 pub use state::State;
 
-/// What a change function decided.
-pub enum Change<T> {
-    /// The state copy was modified: make it durable, then publish it.
-    Write(T),
-    /// Nothing changed (an idempotent request): write nothing.
-    Unchanged(T),
-}
+/// Most changes made durable by one fsync.
+const MAX_BATCH: usize = 4096;
 
 /// Why a commit did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -27,20 +31,78 @@ pub enum CommitError<E> {
     /// The change function refused (a domain error); nothing was written.
     #[error("change rejected")]
     Rejected(E),
-    /// Writing the state failed; memory is unchanged.
+    /// Writing the state failed; nothing changed.
     #[error("state write failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// A change being prepared: read the state, then push ops.
+pub struct Tx<'a> {
+    /// The state as of this change (earlier changes of the batch included).
+    state: &'a State,
+    /// Ops to apply if the change succeeds.
+    ops: Vec<Op>,
+}
+
+impl Tx<'_> {
+    /// The state this change sees.
+    pub fn state(&self) -> &State {
+        self.state
+    }
+
+    /// Adds an op. Ops take effect only if the change function returns `Ok`.
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+}
+
+/// Tells a waiting `commit` how its batch's write went.
+type Answer = Box<dyn FnOnce(Result<(), &std::io::Error>) + Send>;
+
+/// What a change produced: its ops and how to answer its waiter.
+struct Prepared {
+    ops: Vec<Op>,
+    answer: Answer,
+}
+
+type Job = Box<dyn FnOnce(&State) -> Prepared + Send>;
+
+/// What the writer thread receives.
+enum Msg {
+    /// A change.
+    Job(Job),
+    /// A disk fault hook to install (tests only).
+    Faults(FaultHook),
+}
+
+/// How often expired tokens are swept out (with the next change).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The state store.
 #[derive(Debug)]
 pub struct Store {
-    /// The published state. Readers clone the `Arc` and let go at once, so a
-    /// `std` lock is right: it is never held across an `.await`.
-    current: RwLock<Arc<State>>,
-    /// The file, `None` when ephemeral. Its mutex is the writer lock: commits run
-    /// one at a time on a blocking thread, which keeps "no lost update" trivial.
-    file: Mutex<Option<StateFile>>,
+    /// The published state. A `std` lock: readers hold it for a lookup and the
+    /// writer for applying a batch's ops; never across an `.await`.
+    live: Arc<RwLock<State>>,
+    /// Queue to the writer thread; `None` once closed.
+    jobs: Mutex<Option<mpsc::Sender<Msg>>>,
+    /// The writer thread, joined on drop so every queued change is finished.
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Counters shared with the writer.
+    stats: Arc<Stats>,
+}
+
+/// Writer counters (for metrics and tests).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Batches made durable (one fsync each, or a snapshot).
+    pub batches: AtomicU64,
+    /// Changes acknowledged as durable.
+    pub changes: AtomicU64,
+    /// Batches whose write failed.
+    pub failures: AtomicU64,
+    /// Total microseconds spent making batches durable.
+    pub write_micros: AtomicU64,
 }
 
 /// Unix time in seconds.
@@ -51,54 +113,223 @@ pub fn now_secs() -> i64 {
 }
 
 impl Store {
-    /// A store over `state`, persisted to `file` unless it is `None`.
-    pub fn new(file: Option<StateFile>, state: State) -> Store {
+    /// A store over `state`, persisted to `file` unless it is `None` (ephemeral).
+    /// Starts the writer thread, which ends when the store is dropped.
+    pub fn new(file: Option<StateFile>, mut state: State) -> Store {
+        // Expired tokens are dropped from memory at start; the next snapshot drops them on disk.
+        for digest in state.expired_tokens(now_secs()) {
+            state.tokens.remove(&digest);
+        }
+        let live = Arc::new(RwLock::new(state.clone()));
+        let stats = Arc::new(Stats::default());
+        let (jobs, queue) = mpsc::channel::<Msg>();
+        let writer = Writer {
+            live: Arc::clone(&live),
+            shadow: state,
+            file,
+            last_prune: std::time::Instant::now(),
+            stats: Arc::clone(&stats),
+        };
+        let handle = std::thread::Builder::new()
+            .name("wa-twostep-writer".into())
+            .spawn(move || writer.run(queue))
+            .expect("spawn the state writer thread");
         Store {
-            current: RwLock::new(Arc::new(state)),
-            file: Mutex::new(file),
+            live,
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(handle)),
+            stats,
         }
     }
 
-    /// The current published state.
-    pub fn snapshot(&self) -> Arc<State> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Writer counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
-    /// Applies `change` to a copy of the state; if it reports a change, writes the
-    /// copy durably and publishes it. Returns only after the write is on disk.
-    pub async fn commit<T, E, F>(self: &Arc<Self>, change: F) -> Result<T, CommitError<E>>
+    fn send(&self, msg: Msg) -> Result<(), std::io::Error> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        match jobs.as_ref() {
+            Some(sender) => sender
+                .send(msg)
+                .map_err(|_| std::io::Error::other("the state writer has stopped")),
+            None => Err(std::io::Error::other("the store is closed")),
+        }
+    }
+
+    /// Stops taking changes, lets the writer finish every queued one, and waits for
+    /// it (which also releases the state file's lock). Called on drop.
+    pub fn close(&self) {
+        drop(self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Reads the published state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.live.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Runs `change` against the state in commit order. If it returns `Ok` with ops,
+    /// they are made durable, then published, and only then is the value returned.
+    /// A change function must decide before pushing: ops of an `Err` are dropped.
+    pub async fn commit<T, E, F>(&self, change: F) -> Result<T, CommitError<E>>
     where
         T: Send + 'static,
         E: Send + 'static,
-        F: FnOnce(&mut State) -> Result<Change<T>, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        let store = Arc::clone(self);
-        // File I/O and fsync block: keep them off the async workers. The task is
-        // not cancelled if the request is dropped, so a started commit completes.
-        tokio::task::spawn_blocking(move || store.commit_blocking(change))
-            .await
-            .map_err(|e| CommitError::Io(std::io::Error::other(e)))?
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, CommitError<E>>>();
+        let job: Job = Box::new(move |state: &State| {
+            let mut t = Tx {
+                state,
+                ops: Vec::new(),
+            };
+            match change(&mut t) {
+                Ok(value) => Prepared {
+                    ops: t.ops,
+                    answer: Box::new(move |written| {
+                        let _ = tx.send(match written {
+                            Ok(()) => Ok(value),
+                            Err(e) => Err(CommitError::Io(std::io::Error::new(
+                                e.kind(),
+                                e.to_string(),
+                            ))),
+                        });
+                    }),
+                },
+                Err(e) => Prepared {
+                    ops: Vec::new(),
+                    answer: Box::new(move |_| {
+                        let _ = tx.send(Err(CommitError::Rejected(e)));
+                    }),
+                },
+            }
+        });
+        self.send(Msg::Job(job))?;
+        rx.await
+            .map_err(|_| CommitError::Io(std::io::Error::other("the state writer has stopped")))?
     }
 
-    fn commit_blocking<T, E, F>(&self, change: F) -> Result<T, CommitError<E>>
-    where
-        F: FnOnce(&mut State) -> Result<Change<T>, E>,
-    {
-        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = (*self.snapshot()).clone();
-        let value = match change(&mut next).map_err(CommitError::Rejected)? {
-            Change::Unchanged(value) => return Ok(value),
-            Change::Write(value) => value,
-        };
-        next.prune_expired(now_secs());
-        if let Some(file) = file.as_ref() {
-            let bytes = serde_json::to_vec(&next).map_err(std::io::Error::other)?;
-            file.write(&bytes)?;
-        }
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        Ok(value)
+    /// Installs a disk fault hook on the writer (tests only); it applies from the
+    /// next batch on.
+    pub fn set_fault_hook(&self, hook: FaultHook) {
+        let _ = self.send(Msg::Faults(hook));
     }
 }
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    /// Shared with readers.
+    live: Arc<RwLock<State>>,
+    /// The writer's own copy: the published state plus the batch being written.
+    shadow: State,
+    /// `None` when ephemeral.
+    file: Option<StateFile>,
+    /// When expired tokens were last swept.
+    last_prune: std::time::Instant,
+    /// Counters.
+    stats: Arc<Stats>,
+}
+
+impl Writer {
+    fn run(mut self, queue: mpsc::Receiver<Msg>) {
+        let mut batch = Vec::new();
+        while let Ok(first) = queue.recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Job(job) => batch.push(job),
+                    Msg::Faults(hook) => {
+                        if let Some(file) = self.file.as_mut() {
+                            file.set_fault_hook(hook);
+                        }
+                    }
+                }
+                if batch.len() < MAX_BATCH {
+                    next = queue.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.write_batch(std::mem::take(&mut batch));
+            }
+        }
+    }
+
+    fn write_batch(&mut self, batch: Vec<Job>) {
+        let mut ops = Vec::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch {
+            let prepared = job(&self.shadow);
+            for op in &prepared.ops {
+                self.shadow.apply(op);
+            }
+            ops.extend(prepared.ops);
+            answers.push(prepared.answer);
+        }
+        if !ops.is_empty() && self.last_prune.elapsed() >= PRUNE_EVERY {
+            // Sweep expired tokens along with a real change, so an idle server writes nothing.
+            self.last_prune = std::time::Instant::now();
+            for digest in self.shadow.expired_tokens(now_secs()) {
+                let op = Op::DeleteToken { digest };
+                self.shadow.apply(&op);
+                ops.push(op);
+            }
+        }
+        let result = if ops.is_empty() {
+            Ok(())
+        } else {
+            let started = std::time::Instant::now();
+            let result = self.persist(&ops);
+            let micros = started.elapsed().as_micros() as u64;
+            self.stats.write_micros.fetch_add(micros, Ordering::Relaxed);
+            let counter = match result {
+                Ok(()) => &self.stats.batches,
+                Err(_) => &self.stats.failures,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            result
+        };
+        match &result {
+            Ok(()) if !ops.is_empty() => {
+                let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+                for op in &ops {
+                    live.apply(op);
+                }
+                live.seq = self.shadow.seq;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, changes = answers.len(), "state write failed; nothing changed");
+                self.shadow = self.live.read().unwrap_or_else(|e| e.into_inner()).clone();
+            }
+        }
+        if result.is_ok() {
+            let n = answers.len() as u64;
+            self.stats.changes.fetch_add(n, Ordering::Relaxed);
+        }
+        for answer in answers {
+            answer(result.as_ref().map(|_| ()));
+        }
+    }
+
+    fn persist(&mut self, ops: &[Op]) -> std::io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        self.shadow.seq += 1;
+        let live = &self.live;
+        let previous = || live.read().unwrap_or_else(|e| e.into_inner()).clone();
+        file.persist(&self.shadow, ops, previous)
+    }
+}
+
+#[cfg(test)]
+mod tests;

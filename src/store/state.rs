@@ -17,6 +17,10 @@ pub const SCHEMA: u32 = 1;
 pub struct State {
     /// Always [`SCHEMA`].
     pub schema: u32,
+    /// Sequence number of the last change batch this state includes (store
+    /// bookkeeping: log records up to it are already in a snapshot).
+    #[serde(default)]
+    pub seq: u64,
     /// Users by name.
     pub users: BTreeMap<String, UserRecord>,
     /// Live tokens by the hex SHA-256 digest of the token.
@@ -104,6 +108,7 @@ impl State {
         );
         State {
             schema: SCHEMA,
+            seq: 0,
             users,
             tokens: HashMap::new(),
             two_step: TwoStepRecord::default(),
@@ -111,11 +116,13 @@ impl State {
         }
     }
 
-    /// Drops tokens that expired before `now` (Unix seconds); true if any went.
-    pub fn prune_expired(&mut self, now: i64) -> bool {
-        let before = self.tokens.len();
-        self.tokens.retain(|_, t| t.expires_at > now);
-        self.tokens.len() != before
+    /// Digests of the tokens expired at `now` (Unix seconds).
+    pub fn expired_tokens(&self, now: i64) -> Vec<String> {
+        self.tokens
+            .iter()
+            .filter(|(_, t)| t.expires_at <= now)
+            .map(|(d, _)| d.clone())
+            .collect()
     }
 
     /// Parses a state file's bytes, telling an unknown schema apart from garbage.
@@ -165,24 +172,15 @@ mod tests {
     }
 
     #[test]
-    fn expired_tokens_are_pruned() {
+    fn expired_tokens_are_found() {
         let mut s = State::seed(Secret::new("h"), false, true);
-        s.tokens.insert(
-            "a".into(),
-            TokenRecord {
-                username: "admin".into(),
-                expires_at: 10,
-            },
-        );
-        s.tokens.insert(
-            "b".into(),
-            TokenRecord {
-                username: "admin".into(),
-                expires_at: 20,
-            },
-        );
-        assert!(s.prune_expired(10));
-        assert_eq!(s.tokens.len(), 1);
-        assert!(!s.prune_expired(10));
+        let t = |expires_at| TokenRecord {
+            username: "admin".into(),
+            expires_at,
+        };
+        s.tokens.insert("a".into(), t(10));
+        s.tokens.insert("b".into(), t(20));
+        assert_eq!(s.expired_tokens(10), vec!["a".to_string()]);
+        assert!(s.expired_tokens(9).is_empty());
     }
 }
