@@ -2,12 +2,14 @@
 //! black-box tests against the real binary over TCP.
 
 mod config;
+mod embed;
 mod health;
 mod helpers;
 mod limits;
 mod login;
 mod persistence;
 mod sandbox;
+mod seed;
 mod two_step;
 mod users;
 mod wire;
