@@ -4,28 +4,27 @@
 # your own pipeline.
 #
 # Environment (all optional):
-#   WA_TWOSTEP_BIN   the binary            (default: target/release/wa-twostep)
-#   WA_TWOSTEP_PORT  port on 127.0.0.1     (default: 8080)
-#   WA_TWOSTEP_LOG   file for its output   (default: wa-twostep.log)
-#   WA_TWOSTEP_SEED  seed file to start from (default: none)
-#   WA_TWOSTEP_WAIT_SECS  how long to wait for readiness (default: 30)
-# Any other WA_TWOSTEP_<SECTION>__<KEY> variable configures the server as usual.
+#   WA_SANDBOX_BIN   the binary            (default: target/release/wa-twostep)
+#   WA_SANDBOX_PORT  port on 127.0.0.1     (default: 8080)
+#   WA_SANDBOX_LOG   file for its output   (default: wa-twostep.log)
+#   WA_SANDBOX_WAIT_SECS  how long to wait for readiness (default: 30)
+# WA_TWOSTEP_<SECTION>__<KEY> variables configure the server as usual (for example
+# WA_TWOSTEP_STATE__SEED=seed.toml to start from a seed file). Do not give
+# variables of your own the WA_TWOSTEP_ prefix: the server reads every one of them
+# as configuration and refuses to start on an unknown one.
 #
-# On success it prints the URL and hands WA_TWOSTEP_URL and WA_TWOSTEP_PID to later
+# On success it prints the URL and hands WA_SANDBOX_URL and WA_SANDBOX_PID to later
 # GitHub Actions steps (appended to the file $GITHUB_ENV names, when it is set).
 # On failure it prints the server's log, stops it and exits 1.
 set -euo pipefail
 
-bin=${WA_TWOSTEP_BIN:-target/release/wa-twostep}
-port=${WA_TWOSTEP_PORT:-8080}
-log=${WA_TWOSTEP_LOG:-wa-twostep.log}
-wait_secs=${WA_TWOSTEP_WAIT_SECS:-30}
+bin=${WA_SANDBOX_BIN:-target/release/wa-twostep}
+port=${WA_SANDBOX_PORT:-8080}
+log=${WA_SANDBOX_LOG:-wa-twostep.log}
+wait_secs=${WA_SANDBOX_WAIT_SECS:-30}
 url="http://127.0.0.1:$port"
 
 args=(--ephemeral --listen "127.0.0.1:$port")
-if [ -n "${WA_TWOSTEP_SEED:-}" ]; then
-  args+=(--seed "$WA_TWOSTEP_SEED")
-fi
 
 # Cheap argon2 unless the caller chose otherwise: a test server guards no real secret.
 export WA_TWOSTEP_ARGON2__MEMORY_KIB=${WA_TWOSTEP_ARGON2__MEMORY_KIB:-64}
@@ -56,6 +55,6 @@ fi
 
 echo "wa-twostep ready at $url (pid $pid)"
 if [ -n "${GITHUB_ENV:-}" ]; then
-  echo "WA_TWOSTEP_URL=$url" >>"$GITHUB_ENV"
-  echo "WA_TWOSTEP_PID=$pid" >>"$GITHUB_ENV"
+  echo "WA_SANDBOX_URL=$url" >>"$GITHUB_ENV"
+  echo "WA_SANDBOX_PID=$pid" >>"$GITHUB_ENV"
 fi
