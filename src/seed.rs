@@ -289,7 +289,8 @@ fn parse_toml(text: &str) -> Result<SeedFile, String> {
                 format!(" at line {line}, column {column}")
             })
             .unwrap_or_default();
-        format!("not valid TOML{at}: {}", e.message().trim_end())
+        let message = e.message().trim_end().replace('\n', "; ");
+        format!("not valid TOML{at}: {message}")
     })?;
     serde_path_to_error::deserialize(toml::Value::Table(table))
         .map_err(|e| keyed(e.path().to_string(), e.into_inner().message()))
