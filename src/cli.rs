@@ -18,6 +18,9 @@ pub struct Cli {
     /// State file path.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Seed file the state starts from (when no state file exists) and resets to.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
     /// Keep state in memory only; write nothing to disk.
     #[arg(long)]
     pub ephemeral: bool,

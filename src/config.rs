@@ -80,6 +80,8 @@ pub struct StateSettings {
     pub path: PathBuf,
     /// Memory only: nothing is written.
     pub ephemeral: bool,
+    /// Seed file (TOML, or JSON for `*.json`) the state starts from and resets to; empty: none.
+    pub seed: PathBuf,
 }
 
 impl Default for StateSettings {
@@ -87,6 +89,7 @@ impl Default for StateSettings {
         StateSettings {
             path: PathBuf::from("wa-twostep-state.json"),
             ephemeral: false,
+            seed: PathBuf::new(),
         }
     }
 }
@@ -288,6 +291,13 @@ pub fn flag_overrides(cli: &Cli) -> Vec<Override> {
     }
     if cli.ephemeral {
         set("state", "ephemeral", toml::Value::Boolean(true));
+    }
+    if let Some(seed) = &cli.seed {
+        set(
+            "state",
+            "seed",
+            toml::Value::String(seed.to_string_lossy().into_owned()),
+        );
     }
     if let Some(format) = &cli.log_format {
         set("log", "format", toml::Value::String(format.clone()));

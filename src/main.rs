@@ -33,6 +33,10 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         let app = match App::build(settings).await {
             Ok(app) => app,
+            Err(e) if e.is_configuration() => {
+                eprintln!("wa-twostep: configuration error: {e}");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("wa-twostep: {e}");
                 return ExitCode::from(1);

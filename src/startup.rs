@@ -22,7 +22,8 @@ use crate::domain::hasher::{HashError, Hasher};
 use crate::domain::registration::Registration;
 use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
-use crate::store::{OpenError, State, StateFile, Store};
+use crate::seed::{Seed, SeedError};
+use crate::store::{OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,16 @@ pub enum StartupError {
     /// The seed admin password could not be hashed.
     #[error("cannot hash the seed admin password: {0}")]
     Hash(#[from] HashError),
+    /// The seed file is unreadable or invalid: a configuration error (exit 2).
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+}
+
+impl StartupError {
+    /// True for configuration mistakes (exit status 2), false for other failures (1).
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, StartupError::Seed(_))
+    }
 }
 
 /// A built server: bound, with state loaded, not yet serving.
@@ -60,6 +71,8 @@ pub struct App {
 impl App {
     /// Takes the state lock, loads (or seeds) state, binds the listener.
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
+        // Checked even when a state file exists: reset needs it later.
+        let seed = Seed::load(&settings)?;
         let hasher = Arc::new(Hasher::new(&settings.argon2, settings.argon2_slots())?);
         let (file, loaded) = if settings.state.ephemeral {
             (None, None)
@@ -80,17 +93,11 @@ impl App {
         let state = match loaded {
             Some(state) => state,
             // A missing file means the seed state; the file appears at the first change.
-            None => {
-                let hash = hasher.hash(settings.auth.admin_password.clone()).await?;
-                State::seed(
-                    hash,
-                    settings.auth.force_password_change,
-                    settings.account.registered,
-                )
-            }
+            None => seed.state(&hasher).await?,
         };
         let store = Arc::new(Store::new(file, state));
-        let accounts = Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings));
+        let accounts =
+            Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
         let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
         let registration = Arc::new(Registration::new(
             store.clone(),

@@ -97,12 +97,8 @@ pub struct Accounts {
     ttl_secs: i64,
     /// Failed logins per client address.
     failed_logins: Limiter,
-    /// Seed admin password and whether it must be changed.
-    seed_password: Secret,
-    /// `auth.force_password_change`.
-    force_change: bool,
-    /// `account.registered`, for the seed state.
-    seed_registered: bool,
+    /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
+    seed: crate::seed::Seed,
 }
 
 /// Hex SHA-256 of a token: the key under which the token is stored.
@@ -134,16 +130,19 @@ impl Accounts {
                 Duration::from_secs(3600),
                 DEFAULT_CAPACITY,
             ),
-            seed_password: settings.auth.admin_password.clone(),
-            force_change: settings.auth.force_password_change,
-            seed_registered: settings.account.registered,
+            seed: crate::seed::Seed::from_settings(settings),
         }
     }
 
-    /// The seed state, with a fresh hash of the configured admin password.
+    /// Uses `seed` (a loaded seed file) instead of the settings' seed.
+    pub fn with_seed(mut self, seed: crate::seed::Seed) -> Accounts {
+        self.seed = seed;
+        self
+    }
+
+    /// The seed state, with fresh hashes of its passwords and PIN.
     pub async fn seed_state(&self) -> Result<State, AccountError> {
-        let hash = self.hasher.hash(self.seed_password.clone()).await?;
-        Ok(State::seed(hash, self.force_change, self.seed_registered))
+        Ok(self.seed.state(&self.hasher).await?)
     }
 
     /// Forgets all failed-login counts (sandbox reset).

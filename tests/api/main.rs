@@ -2,6 +2,7 @@
 //! black-box tests against the real binary over TCP.
 
 mod config;
+mod embed;
 mod health;
 mod helpers;
 mod limits;
@@ -9,6 +10,7 @@ mod login;
 mod persistence;
 mod registration;
 mod sandbox;
+mod seed;
 mod two_step;
 mod users;
 mod wire;
