@@ -23,7 +23,7 @@ use crate::domain::hasher::{HashError, Hasher};
 use crate::domain::password::{Password, Username};
 use crate::domain::pin::Pin;
 use crate::secret::Secret;
-use crate::store::state::{Role, TwoStepRecord, UserRecord};
+use crate::store::state::{Role, TwoStepRecord, UserRecord, DEFERRED_SEED_HASH};
 use crate::store::State;
 
 /// A seed, checked and ready to be hashed into a [`State`]. `Debug` shows no secret.
@@ -252,9 +252,10 @@ impl Seed {
     }
 
     /// The state this seed describes, with every password and the PIN hashed afresh
-    /// (new salts each time). `two_step.updated_at` is null: the seed is not a change.
+    /// (new salts each time), except the admin's, which is hashed on first use
+    /// ([`DEFERRED_SEED_HASH`]). `two_step.updated_at` is null: the seed is not a change.
     pub async fn state(&self, hasher: &Arc<Hasher>) -> Result<State, HashError> {
-        let admin = hasher.hash(self.admin_password.clone()).await?;
+        let admin = Secret::new(DEFERRED_SEED_HASH);
         let mut state = State::seed(admin, self.admin_must_change, self.registered);
         for (name, password) in &self.users {
             let hash = hasher.hash(Secret::new(password.expose())).await?;

@@ -16,7 +16,7 @@ use super::password::{BadUsername, Password, Username, WeakPassword};
 use super::{flatten, Unavailable};
 use crate::config::Settings;
 use crate::secret::Secret;
-use crate::store::state::{Role, TokenRecord, UserRecord};
+use crate::store::state::{Role, TokenRecord, UserRecord, DEFERRED_SEED_HASH};
 use crate::store::{now_secs, Op, State, Store};
 
 /// Why an account operation was refused.
@@ -71,8 +71,10 @@ pub struct Principal {
 pub struct Verified {
     /// The user.
     username: String,
-    /// The hash the password was verified against.
+    /// The stored hash the password was verified against.
     hash: Secret,
+    /// The real hash to store in place of a deferred seed hash.
+    upgrade: Option<Secret>,
     /// The user must change the password at this login.
     change_required: bool,
 }
@@ -99,6 +101,8 @@ pub struct Accounts {
     failed_logins: Limiter,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
     seed: crate::seed::Seed,
+    /// The seed admin password's hash, made on first use (see `DEFERRED_SEED_HASH`).
+    seed_admin_hash: tokio::sync::OnceCell<Secret>,
 }
 
 /// Hex SHA-256 of a token: the key under which the token is stored.
@@ -131,7 +135,20 @@ impl Accounts {
                 DEFAULT_CAPACITY,
             ),
             seed: crate::seed::Seed::from_settings(settings),
+            seed_admin_hash: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The stored hash to verify against, making the seed admin's on first use.
+    async fn real_hash(&self, stored: Secret) -> Result<Secret, AccountError> {
+        if stored.expose() != DEFERRED_SEED_HASH {
+            return Ok(stored);
+        }
+        let hash = self
+            .seed_admin_hash
+            .get_or_try_init(|| self.hasher.hash(self.seed.admin_password().clone()))
+            .await?;
+        Ok(hash.clone())
     }
 
     /// Uses `seed` (a loaded seed file) instead of the settings' seed.
@@ -180,15 +197,22 @@ impl Accounts {
             return Err(AccountError::RateLimited);
         }
         let stored = self.store.read(|s| s.users.get(username).cloned());
-        let hash = stored.as_ref().map(|u| u.password_hash.clone());
+        let hash = match &stored {
+            Some(user) => Some(self.real_hash(user.password_hash.clone()).await?),
+            None => None,
+        };
         // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
-        if !self.hasher.verify(password, hash).await? {
+        if !self.hasher.verify(password, hash.clone()).await? {
             self.failed_logins.record(client);
             return Err(AccountError::BadCredentials);
         }
-        let user = stored.ok_or(AccountError::BadCredentials)?;
+        let (Some(user), Some(hash)) = (stored, hash) else {
+            return Err(AccountError::BadCredentials);
+        };
+        let deferred = user.password_hash != hash;
         Ok(Verified {
             username: username.to_owned(),
+            upgrade: deferred.then_some(hash),
             hash: user.password_hash,
             change_required: user.password_change_required,
         })
@@ -212,7 +236,12 @@ impl Accounts {
         let token = new_token();
         let expires_at = now_secs() + self.ttl_secs;
         let digest = token_digest(token.expose());
-        let Verified { username, hash, .. } = verified;
+        let Verified {
+            username,
+            hash,
+            upgrade,
+            ..
+        } = verified;
         self.store
             .commit(move |tx| {
                 let mut user = tx
@@ -228,6 +257,12 @@ impl Accounts {
                 if let Some(hash) = new_hash {
                     user.password_hash = hash;
                     user.password_change_required = false;
+                    tx.push(Op::PutUser {
+                        username: username.clone(),
+                        user,
+                    });
+                } else if let Some(hash) = upgrade {
+                    user.password_hash = hash;
                     tx.push(Op::PutUser {
                         username: username.clone(),
                         user,

@@ -5,11 +5,11 @@
 //! `max_queue` requests already wait for a slot, the next gets `Overloaded` at
 //! once (503 / 1016) instead of queueing without bound.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand_core::OsRng;
 use tokio::sync::Semaphore;
 
@@ -41,6 +41,13 @@ pub struct Hasher {
     /// A hash of a random secret, verified against when a user does not exist so
     /// that an unknown name costs the same argon2 work as a known one.
     dummy: OnceLock<String>,
+    /// argon2 working memory (19 MiB each at the default cost), reused across jobs
+    /// instead of allocated and page-faulted anew; at most one per slot is kept.
+    buffers: Mutex<Vec<Vec<Block>>>,
+    /// Most buffers kept (the number of slots).
+    max_buffers: usize,
+    /// Jobs run (hashes and verifications), for metrics and tests.
+    jobs: AtomicU64,
 }
 
 /// Decrements the waiting count even if the waiting request is dropped.
@@ -68,7 +75,15 @@ impl Hasher {
             waiting: AtomicUsize::new(0),
             max_queue: settings.max_queue as usize,
             dummy: OnceLock::new(),
+            buffers: Mutex::new(Vec::new()),
+            max_buffers: slots.max(1),
+            jobs: AtomicU64::new(0),
         })
+    }
+
+    /// argon2 jobs run so far (hashes and verifications, the dummy one included).
+    pub fn jobs_run(&self) -> u64 {
+        self.jobs.load(Ordering::Relaxed)
     }
 
     /// Requests waiting for a hashing slot right now.
@@ -99,22 +114,77 @@ impl Hasher {
         .await?
     }
 
+    /// Runs argon2 with a pooled working buffer.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        secret: &str,
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), HashError> {
+        self.jobs.fetch_add(1, Ordering::Relaxed);
+        let need = argon2.params().block_count();
+        let pooled = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut memory = pooled.unwrap_or_default();
+        if memory.len() < need {
+            memory.resize(need, Block::default());
+        }
+        let result = argon2
+            .hash_password_into_with_memory(secret.as_bytes(), salt, out, &mut memory[..need])
+            .map_err(|e| HashError::Internal(e.to_string()));
+        let mut pool = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.max_buffers {
+            pool.push(memory);
+        }
+        result
+    }
+
     fn hash_blocking(&self, secret: &str) -> Result<Secret, HashError> {
+        let internal = |e: argon2::password_hash::Error| HashError::Internal(e.to_string());
         let salt = SaltString::generate(&mut OsRng);
-        self.argon2
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| Secret::new(h.to_string()))
-            .map_err(|e| HashError::Internal(e.to_string()))
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+        let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+            self.compute(&self.argon2, secret, salt_bytes, out)
+                .map_err(|_| argon2::password_hash::Error::Crypto)
+        })
+        .map_err(internal)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(self.argon2.params()).map_err(internal)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(Secret::new(phc.to_string()))
     }
 
     fn verify_blocking(&self, secret: &str, hash: &str) -> Result<bool, HashError> {
-        let parsed = PasswordHash::new(hash).map_err(|e| HashError::Internal(e.to_string()))?;
-        // The stored string carries its own parameters; the comparison inside is constant-time.
-        match self.argon2.verify_password(secret.as_bytes(), &parsed) {
-            Ok(()) => Ok(true),
-            Err(argon2::password_hash::Error::Password) => Ok(false),
-            Err(e) => Err(HashError::Internal(e.to_string())),
-        }
+        let internal = |e: argon2::password_hash::Error| HashError::Internal(e.to_string());
+        let parsed = PasswordHash::new(hash).map_err(internal)?;
+        // The stored string carries its own parameters, so old hashes still verify
+        // after the configured cost changes.
+        let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
+        let version = parsed
+            .version
+            .map_or(Ok(Version::V0x13), Version::try_from)
+            .map_err(|e| HashError::Internal(e.to_string()))?;
+        let params = Params::try_from(&parsed).map_err(internal)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Err(HashError::Internal(
+                "stored hash lacks salt or output".into(),
+            ));
+        };
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+        let argon2 = Argon2::new(algorithm, version, params);
+        let computed = Output::init_with(expected.len(), |out| {
+            self.compute(&argon2, secret, salt_bytes, out)
+                .map_err(|_| argon2::password_hash::Error::Crypto)
+        })
+        .map_err(internal)?;
+        // `Output`'s equality is constant-time.
+        Ok(computed == expected)
     }
 
     fn dummy_hash(&self) -> Result<String, HashError> {
@@ -181,6 +251,38 @@ mod tests {
             .unwrap());
         assert!(!h.verify(Secret::new("123457"), Some(hash)).await.unwrap());
         assert!(!h.verify(Secret::new("123456"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_from_the_argon2_crate_verify_and_ours_verify_there() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let h = Arc::new(Hasher::new(&cheap(), 1).unwrap());
+        let theirs = h
+            .argon2
+            .hash_password(b"Sandbox-Pa55!", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert!(h
+            .verify(Secret::new("Sandbox-Pa55!"), Some(Secret::new(theirs)))
+            .await
+            .unwrap());
+        let ours = h.hash(Secret::new("Sandbox-Pa55!")).await.unwrap();
+        let parsed = PasswordHash::new(ours.expose()).unwrap();
+        assert!(h.argon2.verify_password(b"Sandbox-Pa55!", &parsed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_one_argon2_run_like_a_known_one() {
+        let h = Arc::new(Hasher::new(&cheap(), 1).unwrap());
+        let known = h.hash(Secret::new("pw")).await.unwrap();
+        let _ = h.verify(Secret::new("x"), None).await.unwrap(); // builds the dummy hash
+        let before = h.jobs_run();
+        h.verify(Secret::new("x"), Some(known)).await.unwrap();
+        let known_cost = h.jobs_run() - before;
+        let before = h.jobs_run();
+        h.verify(Secret::new("x"), None).await.unwrap();
+        assert_eq!(h.jobs_run() - before, known_cost);
+        assert_eq!(known_cost, 1);
     }
 
     #[tokio::test]

@@ -11,6 +11,13 @@ use crate::secret::Secret;
 /// Schema version written to and expected in the state file.
 pub const SCHEMA: u32 = 1;
 
+/// Stands in for the seed admin's password hash until the first login needs it:
+/// hashing at start-up would cost one argon2 run (tens of milliseconds and 19 MiB)
+/// before the server is ready. It matches no password by itself; the accounts
+/// service hashes the seed password on first use and stores the real hash with
+/// the first login's change.
+pub const DEFERRED_SEED_HASH: &str = "deferred:seed-admin-password";
+
 /// The whole durable state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
