@@ -2,12 +2,15 @@
 //! black-box tests against the real binary over TCP.
 
 mod config;
+mod crash;
 mod health;
 mod helpers;
+mod hostile;
 mod limits;
 mod login;
 mod persistence;
 mod sandbox;
+mod secrets;
 mod two_step;
 mod users;
 mod wire;
