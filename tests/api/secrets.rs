@@ -84,8 +84,9 @@ impl Recorder<'_> {
     }
 }
 
-/// The scenario; returns the tokens it was issued.
-async fn scenario(r: &mut Recorder<'_>) -> Vec<String> {
+/// The scenario; returns the tokens it was issued and the argon2 hashes the
+/// state held at its fullest (admin, user and PIN).
+async fn scenario(r: &mut Recorder<'_>) -> (Vec<String>, Vec<String>) {
     let (s, _) = r
         .login("seed login without a new password", "admin", SEED, None)
         .await;
@@ -144,6 +145,7 @@ async fn scenario(r: &mut Recorder<'_>) -> Vec<String> {
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("pin={}", PINS[2]));
     assert_eq!(r.send("form-encoded PIN", req).await.0, StatusCode::OK);
+    let hashes = stored_hashes(r.app);
     let req = r
         .req(Method::POST, TWO_STEP)
         .bearer_auth(&admin)
@@ -188,10 +190,11 @@ async fn scenario(r: &mut Recorder<'_>) -> Vec<String> {
     let req = r.req(Method::GET, "/v1/health").bearer_auth(&admin);
     assert_eq!(r.send("health", req).await.0, StatusCode::OK);
 
-    [Some(admin), admin2, Some(alice)]
+    let tokens = [Some(admin), admin2, Some(alice)]
         .into_iter()
         .flatten()
-        .collect()
+        .collect();
+    (tokens, hashes)
 }
 
 /// Every string that must never be printed, named.
@@ -283,9 +286,8 @@ async fn no_secret_or_hash_appears_in_trace_logs_or_responses() {
     };
 
     // Act
-    let tokens = scenario(&mut recorder).await;
+    let (tokens, hashes) = scenario(&mut recorder).await;
     let exchanges = std::mem::take(&mut recorder.log);
-    let hashes = stored_hashes(&app);
     let status = app.stop();
     let stderr = app.stderr();
 
