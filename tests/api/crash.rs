@@ -235,42 +235,44 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
     };
 
     let state = app.sandbox_state().await;
-    let mut m = model.lock().unwrap();
-    let in_flight = u64::from(password_in_flight)
-        + u64::from(m.two_step.pending.is_some())
-        + m.users.values().filter(|u| u.pending.is_some()).count() as u64;
-    m.in_flight += in_flight;
+    // A block, so the `std` lock is released before the next `.await`.
+    let expected: Vec<(String, bool)> = {
+        let mut m = model.lock().unwrap();
+        let in_flight = u64::from(password_in_flight)
+            + u64::from(m.two_step.pending.is_some())
+            + m.users.values().filter(|u| u.pending.is_some()).count() as u64;
+        m.in_flight += in_flight;
 
-    let enabled = state["two_step"]["enabled"]
-        .as_bool()
-        .unwrap_or_else(|| panic!("two_step.enabled missing: {state}"));
-    if !m.two_step.allows(&enabled) {
-        lost.push(format!(
-            "two-step enabled is {enabled}, expected {:?}",
-            m.two_step
-        ));
-    }
-    m.two_step.resolve(enabled);
-
-    let listed: std::collections::BTreeSet<&str> = state["users"]
-        .as_array()
-        .unwrap_or_else(|| panic!("users missing: {state}"))
-        .iter()
-        .filter_map(|u| u["username"].as_str())
-        .collect();
-    for (name, tracked) in m.users.iter_mut() {
-        let exists = listed.contains(name.as_str());
-        if !tracked.allows(&exists) {
-            lost.push(format!("user {name} exists={exists}, expected {tracked:?}"));
+        let enabled = state["two_step"]["enabled"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("two_step.enabled missing: {state}"));
+        if !m.two_step.allows(&enabled) {
+            lost.push(format!(
+                "two-step enabled is {enabled}, expected {:?}",
+                m.two_step
+            ));
         }
-        tracked.resolve(exists);
-    }
-    m.touched.clear();
-    let expected: Vec<(String, bool)> = touched
-        .iter()
-        .map(|n| (n.clone(), m.users[n].acked))
-        .collect();
-    drop(m);
+        m.two_step.resolve(enabled);
+
+        let listed: std::collections::BTreeSet<&str> = state["users"]
+            .as_array()
+            .unwrap_or_else(|| panic!("users missing: {state}"))
+            .iter()
+            .filter_map(|u| u["username"].as_str())
+            .collect();
+        for (name, tracked) in m.users.iter_mut() {
+            let exists = listed.contains(name.as_str());
+            if !tracked.allows(&exists) {
+                lost.push(format!("user {name} exists={exists}, expected {tracked:?}"));
+            }
+            tracked.resolve(exists);
+        }
+        m.touched.clear();
+        touched
+            .iter()
+            .map(|n| (n.clone(), m.users[n].acked))
+            .collect()
+    };
 
     // The users touched in the last cycle, one by one through the real API.
     for (name, exists) in expected {

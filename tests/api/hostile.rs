@@ -547,8 +547,11 @@ fn raw_request(h: &Hostile, framing: &Framing, token: &str) -> Vec<u8> {
     out
 }
 
+/// Header names (lower case) and values of a raw response.
+type RawHeaders = Vec<(String, Vec<u8>)>;
+
 /// The first response in `buf`: status, head lines and body (by its `Content-Length`).
-fn first_response(buf: &[u8]) -> Option<(u16, Vec<(String, Vec<u8>)>, Vec<u8>)> {
+fn first_response(buf: &[u8]) -> Option<(u16, RawHeaders, Vec<u8>)> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = &buf[..end];
     let mut lines = head
