@@ -133,6 +133,13 @@ impl App {
         self.local_addr
     }
 
+    /// A clone of the full router (every layer included), for driving the server
+    /// in-process with `tower::ServiceExt::oneshot`, as the hostile-input tests do.
+    /// Requests sent this way carry no `ConnectInfo`, so the client address is unspecified.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight
     /// requests up to `server.shutdown_grace_secs` to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {

@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod health;
 pub mod middleware;
 pub mod params;
+pub mod path;
 pub mod sandbox;
 pub mod two_step;
 pub mod users;

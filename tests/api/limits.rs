@@ -2,12 +2,16 @@
 //! argon2 parameters, slow clients and oversized bodies, over real TCP.
 //! Black-box only; raw sockets are used where reqwest cannot misbehave on purpose.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use super::helpers::*;
 
@@ -452,4 +456,172 @@ async fn a_configured_body_limit_is_enforced_and_named_in_the_details() {
         body["errors"][0]["details"],
         "Request body exceeds 1024 bytes"
     );
+}
+
+/// One `POST` in the flood: its id, and whether it was shed.
+type FloodLog = Arc<Mutex<FloodState>>;
+
+#[derive(Default)]
+struct FloodState {
+    /// Ids of `POST`s sent and not yet answered.
+    pending: HashSet<u64>,
+    /// Next id.
+    next: u64,
+    /// Answers: status and body.
+    answers: Vec<(StatusCode, String)>,
+}
+
+/// Sends PIN changes until `stop`, pausing briefly after each (instant) 503.
+/// The lock is a `std` one and never held across an `.await`.
+async fn flood_client(
+    app_req: impl Fn() -> reqwest::RequestBuilder,
+    log: FloodLog,
+    stop: Arc<AtomicBool>,
+    first_shed: Arc<Notify>,
+) {
+    for _ in 0..2_000 {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let id = {
+            let mut s = log.lock().unwrap();
+            s.next += 1;
+            let id = s.next;
+            s.pending.insert(id);
+            id
+        };
+        let resp = app_req().send().await.expect("flood post");
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        {
+            let mut s = log.lock().unwrap();
+            s.pending.remove(&id);
+            s.answers.push((status, body));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            first_shed.notify_one();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_and_health_answer_during_an_expensive_post_flood_that_is_shed_with_503_1016() {
+    // Arrange: expensive hashes, one at a time, two may wait
+    let app = TestApp::with()
+        .env("WA_TWOSTEP_ARGON2__MEMORY_KIB", "65536")
+        .env("WA_TWOSTEP_ARGON2__ITERATIONS", "4")
+        .env("WA_TWOSTEP_ARGON2__MAX_CONCURRENT", "1")
+        .env("WA_TWOSTEP_ARGON2__MAX_QUEUE", "2")
+        .start()
+        .await;
+    let token = app.admin_token().await;
+    let log: FloodLog = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let first_shed = Arc::new(Notify::new());
+    let clients: Vec<_> = (0..6u32)
+        .map(|i| {
+            let (client, url, token) = (app.client.clone(), app.url(TWO_STEP), token.clone());
+            let req = move || {
+                client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"pin": format!("{:06}", 300_000 + i)}))
+            };
+            tokio::spawn(flood_client(
+                req,
+                log.clone(),
+                stop.clone(),
+                first_shed.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(30), first_shed.notified())
+        .await
+        .expect("the flood was never shed with 503 within 30 s");
+
+    // Act: while the pool is saturated, DELETE and the readiness probe, five times
+    let mut probes = Vec::new();
+    for round in 0..5 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Spread the rounds over the flood: round r waits for r accepted PIN
+        // changes, and for a POST in flight.
+        let before = loop {
+            {
+                let s = log.lock().unwrap();
+                let accepted = s.answers.iter().filter(|(st, _)| *st == StatusCode::OK);
+                if accepted.count() >= round && !s.pending.is_empty() {
+                    break s.pending.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the flood stalled for 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let started = Instant::now();
+        let delete = app.disable_two_step(&token).await.status();
+        let health = app
+            .request(Method::GET, "/__sandbox/health")
+            .send()
+            .await
+            .expect("health")
+            .status();
+        let elapsed = started.elapsed();
+        let after = log.lock().unwrap().pending.clone();
+        let overtaken = before.intersection(&after).count();
+        probes.push((round, delete, health, overtaken, elapsed));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await.expect("flood client");
+    }
+
+    // Assert
+    for (round, delete, health, overtaken, elapsed) in &probes {
+        assert_eq!(*delete, StatusCode::OK, "round {round}: {probes:?}");
+        assert_eq!(*health, StatusCode::OK, "round {round}: {probes:?}");
+        assert!(
+            *overtaken > 0,
+            "round {round}: DELETE and health did not answer while a POST was waiting for argon2 \
+             (pending POSTs overtaken, elapsed): {probes:?}"
+        );
+        assert!(
+            *elapsed < Duration::from_secs(5),
+            "round {round}: {probes:?}"
+        );
+    }
+    let state = log.lock().unwrap();
+    let ok = state
+        .answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    let shed: Vec<_> = state
+        .answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(
+        ok + shed.len(),
+        state.answers.len(),
+        "unexpected statuses: {:?}",
+        state.answers
+    );
+    assert!(ok >= 1, "no PIN change got through the flood");
+    eprintln!(
+        "flood: {} POSTs, {ok} accepted, {} shed; probes (round, DELETE, health, POSTs overtaken, time): {probes:?}",
+        state.answers.len(),
+        shed.len()
+    );
+    for (_, body) in shed {
+        let body: Value = serde_json::from_str(body).expect("503 body is JSON");
+        assert_eq!(body["errors"][0]["code"], 1016, "body: {body}");
+        assert_eq!(
+            body["errors"][0]["title"], "System overloaded",
+            "body: {body}"
+        );
+        assert_eq!(body["meta"]["api_status"], "stable", "body: {body}");
+    }
 }
