@@ -2,10 +2,13 @@
 //! black-box tests against the real binary over TCP.
 
 mod config;
+mod faults;
 mod health;
 mod helpers;
+mod journal;
 mod limits;
 mod login;
+mod openapi;
 mod persistence;
 mod sandbox;
 mod two_step;

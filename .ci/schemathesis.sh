@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Property-based API testing with Schemathesis against openapi.json: starts the debug
+# binary (ephemeral, port 0, cheap argon2), logs the admin in, and runs a bounded
+# Schemathesis pass that fails on 5xx answers and on statuses, content types or
+# bodies the document does not describe. Python venv and reports live under target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+venv=target/schemathesis-venv
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build --locked --quiet
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
+  WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
+  target/debug/wa-twostep --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
+  sleep 0.05
+done
+url=$(sed -n 's/^listening on //p' "$work/stdout")
+[ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+
+token=$(curl -sf -X POST -u admin:secret -H 'Content-Type: application/json' \
+  -d '{"new_password":"Sandbox-Pa55!"}' "$url/v1/users/login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+[ -n "$token" ] || { echo "admin login failed"; exit 1; }
+
+# Operations that would end the run's own session or sabotage later answers are
+# left out: logout and reset revoke the token, a posted fault makes the next
+# requests fail on purpose. Routes the document specifies but this build does not
+# serve yet (404 "URL path not found") are left out too.
+excludes=(--exclude-operation-id logout --exclude-operation-id sandboxReset
+  --exclude-operation-id addFault)
+unserved() {
+  curl -s -X "$1" "$url$2" | grep -qF '"URL path not found"'
+}
+unserved POST /v1/account && excludes+=(--exclude-path /v1/account)
+unserved POST /v1/account/verify && excludes+=(--exclude-path /v1/account/verify)
+unserved GET /metrics && excludes+=(--exclude-path /metrics)
+
+timeout 150 "$venv/bin/schemathesis" run openapi.json \
+  --url "$url" \
+  --header "Authorization: Bearer $token" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --max-examples 20 \
+  --seed 1 \
+  --workers 2 \
+  --request-timeout 10 \
+  --suppress-health-check all \
+  "${excludes[@]}"
+echo "schemathesis: ok"
