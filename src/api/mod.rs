@@ -9,6 +9,7 @@ pub mod journal;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
+pub mod path;
 pub mod sandbox;
 pub mod two_step;
 pub mod users;

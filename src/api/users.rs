@@ -1,6 +1,6 @@
 //! Login, logout and user management (SPEC §2).
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -9,6 +9,7 @@ use serde_json::json;
 use super::auth::{basic_credentials, client_addr, Admin, Caller};
 use super::envelope::{ApiError, Empty, Payload};
 use super::params::Params;
+use super::path::UserPath;
 use super::AppState;
 use crate::domain::accounts::AccountError;
 use crate::domain::clock::php_datetime;
@@ -132,7 +133,7 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    UserPath(username): UserPath,
 ) -> Result<Payload<serde_json::Value>, ApiError> {
     if caller.principal.role != Role::Admin && caller.principal.username != username {
         return Err(ApiError::forbidden(
@@ -153,7 +154,7 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(username): Path<String>,
+    UserPath(username): UserPath,
     params: Params,
 ) -> Result<Payload<serde_json::Value>, ApiError> {
     if caller.principal.role != Role::Admin && caller.principal.username != username {
@@ -175,7 +176,7 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(username): Path<String>,
+    UserPath(username): UserPath,
 ) -> Result<Payload<serde_json::Value>, ApiError> {
     state
         .accounts
