@@ -29,6 +29,12 @@ pub fn is_control_path(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Whether a request to `path` is journaled: not the control plane, and not the
+/// metrics scrape (a monitor's polling, not a client's call, would crowd it out).
+pub fn is_journaled(path: &str) -> bool {
+    !is_control_path(path) && path != "/metrics"
+}
+
 /// One answered request.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
@@ -99,10 +105,9 @@ impl Journal {
 }
 
 /// Layer just inside `request_context` (so it sees the request id and the final
-/// status, faults and timeouts included): records every request outside the
-/// control plane.
+/// status, faults and timeouts included): records every journaled request.
 pub async fn record(State(journal): State<Arc<Journal>>, req: Request, next: Next) -> Response {
-    if journal.capacity() == 0 || is_control_path(req.uri().path()) {
+    if journal.capacity() == 0 || !is_journaled(req.uri().path()) {
         return next.run(req).await;
     }
     let start = Instant::now();
@@ -216,6 +221,14 @@ mod tests {
         assert!(is_control_path("/__sandbox/requests"));
         assert!(!is_control_path("/__sandboxes"));
         assert!(!is_control_path("/v1/health"));
+    }
+
+    #[test]
+    fn the_emulated_api_and_unknown_paths_are_journaled_but_not_metrics() {
+        assert!(is_journaled("/v1/health"));
+        assert!(is_journaled("/nowhere"));
+        assert!(!is_journaled("/metrics"));
+        assert!(!is_journaled("/__sandbox/state"));
     }
 
     #[test]
