@@ -52,8 +52,10 @@ unserved POST /v1/account && excludes+=(--exclude-path /v1/account)
 unserved POST /v1/account/verify && excludes+=(--exclude-path /v1/account/verify)
 unserved GET /metrics && excludes+=(--exclude-path /metrics)
 
-st() {
-  timeout 120 "$venv/bin/schemathesis" run openapi.json \
+# Run from target/: Schemathesis keeps a `.schemathesis/` cache in its working directory.
+st() (
+  cd target
+  timeout 120 schemathesis-venv/bin/schemathesis run ../openapi.json \
     --url "$url" \
     --checks all \
     --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability \
@@ -62,9 +64,9 @@ st() {
     --workers 1 \
     --request-timeout 10 \
     --suppress-health-check all \
-    --report junit --report-dir target/schemathesis-report \
+    --report junit --report-dir schemathesis-report \
     "$@"
-}
+)
 # Login first: the main pass may change the admin's password (PUT /v1/users/admin).
 st --auth 'admin:Sandbox-Pa55!' --include-operation-id login
 st --header "Authorization: Bearer $token" "${excludes[@]}"
