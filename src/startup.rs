@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::api::envelope::Wire;
+use crate::api::faults::Faults;
+use crate::api::journal::Journal;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
@@ -117,6 +119,13 @@ impl App {
                 control_enabled: settings.control.enabled,
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
             }),
+            // The journal is part of the control plane: without it, nothing to record.
+            journal: Arc::new(Journal::new(if settings.control.enabled {
+                settings.control.journal_capacity as usize
+            } else {
+                0
+            })),
+            faults: Arc::new(Faults::new()),
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {

@@ -4,8 +4,11 @@
 pub mod account;
 pub mod auth;
 pub mod envelope;
+pub mod faults;
 pub mod health;
+pub mod journal;
 pub mod middleware;
+pub mod openapi;
 pub mod params;
 pub mod path;
 pub mod sandbox;
@@ -57,6 +60,10 @@ pub struct AppState {
     pub registration: Arc<Registration>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
+    /// The request journal (control plane).
+    pub journal: Arc<journal::Journal>,
+    /// Injected faults (control plane).
+    pub faults: Arc<faults::Faults>,
 }
 
 async fn not_found() -> ApiError {
@@ -84,18 +91,34 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
     if state.edge.control_enabled {
         routes = routes
             .route("/__sandbox/state", get(sandbox::state))
-            .route("/__sandbox/reset", post(sandbox::reset));
+            .route("/__sandbox/reset", post(sandbox::reset))
+            .route(
+                "/__sandbox/requests",
+                get(journal::list).delete(journal::clear),
+            )
+            .route(
+                "/__sandbox/faults",
+                get(faults::list).post(faults::create).delete(faults::clear),
+            )
+            .route("/__sandbox/openapi.json", get(openapi::document));
     }
     let timeout = state.edge.request_timeout;
+    let journal = state.journal.clone();
+    let faults = state.faults.clone();
     routes
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(not_found)
         .with_state(state)
         .layer(
             // Outermost first: the id and log line see everything, including
-            // rendered errors, timeouts and panics.
+            // rendered errors, timeouts and panics; so does the journal, just
+            // inside. Faults act inside the timeout, before routing and auth.
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(middleware::request_context))
+                .layer(axum::middleware::from_fn_with_state(
+                    journal,
+                    journal::record,
+                ))
                 .layer(axum::middleware::from_fn_with_state(
                     wire,
                     middleware::render,
@@ -104,6 +127,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                     timeout,
                     middleware::request_timeout,
                 ))
+                .layer(axum::middleware::from_fn_with_state(faults, faults::inject))
                 .layer(CatchPanicLayer::custom(middleware::panic_response)),
         )
 }

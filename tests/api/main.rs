@@ -4,11 +4,14 @@
 mod config;
 mod crash;
 mod embed;
+mod faults;
 mod health;
 mod helpers;
 mod hostile;
+mod journal;
 mod limits;
 mod login;
+mod openapi;
 mod persistence;
 mod registration;
 mod sandbox;

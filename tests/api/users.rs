@@ -593,3 +593,28 @@ async fn a_non_admin_cannot_delete_users() {
     expect_status(read(&app, &admin, "bobby").await, StatusCode::OK).await;
     expect_status(health(&app, &alice).await, StatusCode::OK).await;
 }
+
+#[tokio::test]
+async fn a_username_that_is_not_utf8_is_an_unknown_user_in_the_envelope() {
+    let (app, admin, alice) = app_with_alice().await;
+
+    let admin_reads = read(&app, &admin, "%FF").await;
+    let alice_reads = read(&app, &alice, "%FF").await;
+    let admin_deletes = delete(&app, &admin, "al%FFice").await;
+
+    expect_details(
+        admin_reads,
+        StatusCode::NOT_FOUND,
+        1006,
+        "User does not exist",
+    )
+    .await;
+    expect_details(alice_reads, StatusCode::FORBIDDEN, 1005, CANNOT_READ_OTHER).await;
+    expect_details(
+        admin_deletes,
+        StatusCode::NOT_FOUND,
+        1006,
+        "User does not exist",
+    )
+    .await;
+}

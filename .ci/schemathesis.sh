@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Property-based API testing with Schemathesis against openapi.json: starts the debug
+# binary (ephemeral, port 0, cheap argon2), logs the admin in, and runs a bounded
+# Schemathesis pass (20 cases per operation, fixed seed) that fails on 5xx answers,
+# on statuses, content types, headers or bodies the document does not describe, on
+# invalid requests that are accepted, and on wrong-method answers without 405/Allow.
+# Left out: positive_data_acceptance (the document cannot express every rule, such
+# as the password complexity) and the resource-lifecycle checks (no API links).
+# One worker: Hypothesis caches are not thread-safe (a run with two crashed inside
+# Hypothesis once). The Python venv and the JUnit report live under target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+venv=target/schemathesis-venv
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build --locked --quiet
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
+  WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
+  target/debug/wa-twostep --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
+  sleep 0.05
+done
+url=$(sed -n 's/^listening on //p' "$work/stdout")
+[ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+
+token=$(curl -sf -X POST -u admin:secret -H 'Content-Type: application/json' \
+  -d '{"new_password":"Sandbox-Pa55!"}' "$url/v1/users/login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+[ -n "$token" ] || { echo "admin login failed"; exit 1; }
+
+# Operations that would end the run's own session or sabotage later answers are
+# left out of the main pass: logout and reset revoke the token, a posted fault
+# makes the next /v1 requests fail on purpose. Routes the document specifies but this build does not
+# serve yet (404 "URL path not found") are left out too. Login takes Basic
+# credentials, so it gets a pass of its own.
+excludes=(--exclude-operation-id logout --exclude-operation-id sandboxReset
+  --exclude-operation-id addFault --exclude-operation-id login)
+unserved() {
+  curl -s -X "$1" "$url$2" | grep -qF '"URL path not found"'
+}
+unserved POST /v1/account && excludes+=(--exclude-path /v1/account)
+unserved POST /v1/account/verify && excludes+=(--exclude-path /v1/account/verify)
+unserved GET /metrics && excludes+=(--exclude-path /metrics)
+
+# Run from target/: Schemathesis keeps a `.schemathesis/` cache in its working directory.
+st() (
+  cd target
+  timeout 120 schemathesis-venv/bin/schemathesis run ../openapi.json \
+    --url "$url" \
+    --checks all \
+    --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability \
+    --max-examples 20 \
+    --seed 1 \
+    --workers 1 \
+    --request-timeout 10 \
+    --suppress-health-check all \
+    --report junit --report-dir schemathesis-report \
+    "$@"
+)
+# Login first: the main pass may change the admin's password (PUT /v1/users/admin).
+st --auth 'admin:Sandbox-Pa55!' --include-operation-id login
+st --header "Authorization: Bearer $token" "${excludes[@]}"
+# Last, what the main pass had to leave out: faults on their own (they never touch
+# /__sandbox/...), then reset and logout.
+st --header "Authorization: Bearer $token" --include-operation-id addFault
+curl -sf -X DELETE "$url/__sandbox/faults" >/dev/null
+st --header "Authorization: Bearer $token" --include-operation-id sandboxReset \
+  --include-operation-id logout
+echo "schemathesis: ok"

@@ -1,0 +1,243 @@
+//! The request journal (SPEC §6): what the clients under test sent and what they
+//! got, for a test to inspect. It records the method, the path (no query string),
+//! the final status, the request id, the time and the latency — never a header or
+//! a body, so no PIN, password or token can reach it. Memory only; bounded.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{RawQuery, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Json;
+use serde::Serialize;
+
+use super::auth::Control;
+use super::envelope::ApiError;
+use super::middleware::RequestId;
+use super::AppState;
+use crate::domain::clock::{now_ms, rfc3339_ms};
+
+/// The prefix of the control plane, whose own requests are not journaled: the
+/// journal shows a client's calls, not the test's inspection of them.
+pub const CONTROL_PREFIX: &str = "/__sandbox";
+
+/// Whether `path` is on the control plane (`/__sandbox` or below).
+pub fn is_control_path(path: &str) -> bool {
+    path.strip_prefix(CONTROL_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether a request to `path` is journaled: not the control plane, and not the
+/// metrics scrape (a monitor's polling, not a client's call, would crowd it out).
+pub fn is_journaled(path: &str) -> bool {
+    !is_control_path(path) && path != "/metrics"
+}
+
+/// One answered request.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Entry {
+    /// HTTP method.
+    pub method: String,
+    /// Path as sent, without the query string.
+    pub path: String,
+    /// Final status, as the client saw it.
+    pub status: u16,
+    /// The `X-Request-ID` the response carried.
+    pub request_id: String,
+    /// When the request arrived: RFC 3339, UTC, milliseconds.
+    pub time: String,
+    /// Time from arrival to the response head, in milliseconds (microsecond resolution).
+    pub latency_ms: f64,
+}
+
+/// The last `capacity` requests, oldest first.
+#[derive(Debug)]
+pub struct Journal {
+    /// `control.journal_capacity`; 0 disables recording.
+    capacity: usize,
+    /// A `std` mutex: it guards a few pointer moves and is never held across
+    /// an `.await`, so an async lock would only add cost.
+    entries: Mutex<VecDeque<Entry>>,
+}
+
+impl Journal {
+    /// An empty journal keeping at most `capacity` entries (0: records nothing).
+    pub fn new(capacity: usize) -> Journal {
+        Journal {
+            capacity,
+            entries: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+        }
+    }
+
+    /// The configured capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
+        // A panic while holding this lock cannot leave the deque inconsistent.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends `entry`, dropping the oldest when full.
+    pub fn record(&self, entry: Entry) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.lock();
+        while entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
+    }
+
+    /// A copy of the entries, oldest first.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// Layer just inside `request_context` (so it sees the request id and the final
+/// status, faults and timeouts included): records every journaled request.
+pub async fn record(State(journal): State<Arc<Journal>>, req: Request, next: Next) -> Response {
+    if journal.capacity() == 0 || !is_journaled(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let start = Instant::now();
+    let time = rfc3339_ms(now_ms());
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.to_string())
+        .unwrap_or_default();
+    let resp = next.run(req).await;
+    let micros = start.elapsed().as_micros();
+    journal.record(Entry {
+        method,
+        path,
+        status: resp.status().as_u16(),
+        request_id,
+        time,
+        latency_ms: micros as f64 / 1000.0,
+    });
+    resp
+}
+
+/// `GET /__sandbox/requests` body.
+#[derive(Debug, Serialize)]
+pub struct JournalView {
+    /// `control.journal_capacity`.
+    pub capacity: usize,
+    /// Entries, oldest first.
+    pub requests: Vec<Entry>,
+}
+
+/// `GET /__sandbox/requests`.
+pub async fn list(State(state): State<AppState>, _c: Control) -> Json<JournalView> {
+    Json(JournalView {
+        capacity: state.journal.capacity(),
+        requests: state.journal.entries(),
+    })
+}
+
+/// `DELETE /__sandbox/requests`: empties the journal, answers with the empty view.
+pub async fn clear(State(state): State<AppState>, _c: Control) -> Json<JournalView> {
+    state.journal.clear();
+    Json(JournalView {
+        capacity: state.journal.capacity(),
+        requests: Vec::new(),
+    })
+}
+
+/// Reads `?journal=true|false` of `POST /__sandbox/reset` (absent: false).
+pub fn reset_clears_journal(query: &RawQuery) -> Result<bool, ApiError> {
+    let Some(query) = query.0.as_deref() else {
+        return Ok(false);
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| ApiError::invalid("Query parameter 'journal' must be true or false"))?;
+    let mut clear = false;
+    for (key, value) in pairs {
+        if key != "journal" {
+            continue;
+        }
+        clear = match value.as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => {
+                return Err(ApiError::invalid(
+                    "Query parameter 'journal' must be true or false",
+                ))
+            }
+        };
+    }
+    Ok(clear)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u16) -> Entry {
+        Entry {
+            method: "GET".into(),
+            path: format!("/v1/{n}"),
+            status: n,
+            request_id: n.to_string(),
+            time: String::new(),
+            latency_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_full_journal_drops_the_oldest_entry() {
+        let j = Journal::new(2);
+        for n in 1..=3 {
+            j.record(entry(n));
+        }
+        let statuses: Vec<u16> = j.entries().iter().map(|e| e.status).collect();
+        assert_eq!(statuses, [2, 3]);
+    }
+
+    #[test]
+    fn a_zero_capacity_journal_records_nothing() {
+        let j = Journal::new(0);
+        j.record(entry(1));
+        assert!(j.entries().is_empty());
+    }
+
+    #[test]
+    fn control_paths_are_the_prefix_and_below() {
+        assert!(is_control_path("/__sandbox"));
+        assert!(is_control_path("/__sandbox/requests"));
+        assert!(!is_control_path("/__sandboxes"));
+        assert!(!is_control_path("/v1/health"));
+    }
+
+    #[test]
+    fn the_emulated_api_and_unknown_paths_are_journaled_but_not_metrics() {
+        assert!(is_journaled("/v1/health"));
+        assert!(is_journaled("/nowhere"));
+        assert!(!is_journaled("/metrics"));
+        assert!(!is_journaled("/__sandbox/state"));
+    }
+
+    #[test]
+    fn the_reset_query_reads_journal_true_or_false() {
+        let q = |s: Option<&str>| reset_clears_journal(&RawQuery(s.map(str::to_owned)));
+        assert!(!q(None).unwrap());
+        assert!(q(Some("journal=true")).unwrap());
+        assert!(!q(Some("journal=false")).unwrap());
+        assert!(!q(Some("other=1")).unwrap());
+        assert_eq!(q(Some("journal=yes")).unwrap_err().code, 1009);
+    }
+}
