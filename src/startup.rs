@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use crate::api::envelope::Wire;
 use crate::api::faults::Faults;
 use crate::api::journal::Journal;
+use crate::api::metrics::Metrics;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
@@ -25,7 +26,7 @@ use crate::domain::registration::Registration;
 use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
 use crate::seed::{Seed, SeedError};
-use crate::store::{OpenError, StateFile, Store};
+use crate::store::{FaultHook, OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,8 @@ pub struct App {
     header_read_timeout: Duration,
     /// `server.shutdown_grace_secs`.
     shutdown_grace: Duration,
+    /// The store, for test hooks.
+    store: Arc<Store>,
 }
 
 impl App {
@@ -98,6 +101,7 @@ impl App {
             None => seed.state(&hasher).await?,
         };
         let store = Arc::new(Store::new(file, state));
+        let store_handle = store.clone();
         let accounts =
             Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
         let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
@@ -126,6 +130,7 @@ impl App {
                 0
             })),
             faults: Arc::new(Faults::new()),
+            metrics: Arc::new(Metrics::new(hasher.clone(), store_handle.clone())),
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {
@@ -134,6 +139,7 @@ impl App {
             local_addr,
             header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            store: store_handle,
         })
     }
 
@@ -147,6 +153,13 @@ impl App {
     /// Requests sent this way carry no `ConnectInfo`, so the client address is unspecified.
     pub fn router(&self) -> Router {
         self.router.clone()
+    }
+
+    /// Makes the state file's write path fail where `hook` says (tests only: the
+    /// disk-fault tests drive every step of the write path through HTTP).
+    #[doc(hidden)]
+    pub fn inject_disk_faults(&self, hook: FaultHook) {
+        self.store.set_fault_hook(hook);
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight

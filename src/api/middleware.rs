@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, Render, Wire};
+use super::metrics::Metrics;
 
 /// The matched route of a request, carried out on the response for the log line.
 #[derive(Clone)]
@@ -41,7 +42,11 @@ fn new_request_id() -> String {
 
 /// Outermost layer: assigns the request id, echoes it, and writes one log line
 /// per request with chosen fields only (never headers or bodies).
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(metrics): State<Arc<Metrics>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let id: Arc<str> = match req.headers().get(X_REQUEST_ID) {
         Some(v) if valid_request_id(v) => Arc::from(v.to_str().unwrap_or_default()),
@@ -55,11 +60,13 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     }
     let route = resp.extensions().get::<RouteTag>().map(|r| r.0.clone());
     let route = route.as_ref().map_or("-", |r| r.as_str());
+    let latency = start.elapsed();
+    metrics.record(route, resp.status().as_u16(), latency);
     tracing::info!(
         method = %method,
         route,
         status = resp.status().as_u16(),
-        latency_us = start.elapsed().as_micros() as u64,
+        latency_us = latency.as_micros() as u64,
         request_id = %id,
         "request"
     );

@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod faults;
 pub mod health;
 pub mod journal;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub journal: Arc<journal::Journal>,
     /// Injected faults (control plane).
     pub faults: Arc<faults::Faults>,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 async fn not_found() -> ApiError {
@@ -87,7 +90,8 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         .route("/v1/account", post(account::register))
         .route("/v1/account/verify", post(account::verify))
         .route("/v1/health", get(health::health))
-        .route("/__sandbox/health", get(health::ready));
+        .route("/__sandbox/health", get(health::ready))
+        .route("/metrics", get(metrics::metrics));
     if state.edge.control_enabled {
         routes = routes
             .route("/__sandbox/state", get(sandbox::state))
@@ -105,6 +109,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
     let timeout = state.edge.request_timeout;
     let journal = state.journal.clone();
     let faults = state.faults.clone();
+    let metrics = state.metrics.clone();
     routes
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(not_found)
@@ -114,7 +119,10 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
             // rendered errors, timeouts and panics; so does the journal, just
             // inside. Faults act inside the timeout, before routing and auth.
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(middleware::request_context))
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    middleware::request_context,
+                ))
                 .layer(axum::middleware::from_fn_with_state(
                     journal,
                     journal::record,

@@ -48,6 +48,10 @@ pub struct Hasher {
     max_buffers: usize,
     /// Jobs run (hashes and verifications), for metrics and tests.
     jobs: AtomicU64,
+    /// Jobs that had to wait for a slot, and their total wait in microseconds.
+    waits: AtomicU64,
+    /// Total wait for a slot, microseconds.
+    wait_micros: AtomicU64,
 }
 
 /// Decrements the waiting count even if the waiting request is dropped.
@@ -78,12 +82,22 @@ impl Hasher {
             buffers: Mutex::new(Vec::new()),
             max_buffers: slots.max(1),
             jobs: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
+            wait_micros: AtomicU64::new(0),
         })
     }
 
     /// argon2 jobs run so far (hashes and verifications, the dummy one included).
     pub fn jobs_run(&self) -> u64 {
         self.jobs.load(Ordering::Relaxed)
+    }
+
+    /// Jobs that waited for a slot, and their total wait in microseconds.
+    pub fn waited(&self) -> (u64, u64) {
+        (
+            self.waits.load(Ordering::Relaxed),
+            self.wait_micros.load(Ordering::Relaxed),
+        )
     }
 
     /// Requests waiting for a hashing slot right now.
@@ -210,10 +224,15 @@ impl Hasher {
                     return Err(HashError::Overloaded);
                 }
                 let _waiting = Waiting(&self.waiting);
-                Arc::clone(&self.slots)
+                let started = std::time::Instant::now();
+                let permit = Arc::clone(&self.slots)
                     .acquire_owned()
                     .await
-                    .map_err(|e| HashError::Internal(e.to_string()))?
+                    .map_err(|e| HashError::Internal(e.to_string()))?;
+                let waited = started.elapsed().as_micros() as u64;
+                self.waits.fetch_add(1, Ordering::Relaxed);
+                self.wait_micros.fetch_add(waited, Ordering::Relaxed);
+                permit
             }
         };
         let hasher = Arc::clone(self);

@@ -3,6 +3,7 @@
 
 mod config;
 mod crash;
+mod disk_faults;
 mod embed;
 mod faults;
 mod health;
@@ -11,6 +12,7 @@ mod hostile;
 mod journal;
 mod limits;
 mod login;
+mod metrics;
 mod openapi;
 mod persistence;
 mod registration;
