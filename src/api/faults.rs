@@ -3,13 +3,11 @@
 //! 429 and slow answers. A fault acts before routing and authentication, so no
 //! credentials are needed to provoke it; it never touches the control plane.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
@@ -145,23 +143,6 @@ impl Faults {
             inner.active.remove(i);
         }
         Some(action)
-    }
-}
-
-/// Layer inside the journal and `render` (so an injected error gets `meta` and is
-/// journaled) and inside the request timeout (so a delay is bounded by it), but
-/// outside routing and every extractor: a fault replaces the answer before
-/// authentication and before the body is read.
-pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
-    let Some(action) = faults.take(req.method().as_str(), req.uri().path()) else {
-        return next.run(req).await;
-    };
-    if !action.delay.is_zero() {
-        tokio::time::sleep(action.delay).await;
-    }
-    match action.error {
-        Some(error) => error.into_response(),
-        None => next.run(req).await,
     }
 }
 

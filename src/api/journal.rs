@@ -4,20 +4,15 @@
 //! a body, so no PIN, password or token can reach it. Memory only; bounded.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Mutex;
 
-use axum::extract::{RawQuery, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde::Serialize;
 
 use super::auth::Control;
 use super::envelope::ApiError;
-use super::middleware::RequestId;
 use super::AppState;
-use crate::domain::clock::{now_ms, rfc3339_ms};
 
 /// The prefix of the control plane, whose own requests are not journaled: the
 /// journal shows a client's calls, not the test's inspection of them.
@@ -102,34 +97,6 @@ impl Journal {
     pub fn clear(&self) {
         self.lock().clear();
     }
-}
-
-/// Layer just inside `request_context` (so it sees the request id and the final
-/// status, faults and timeouts included): records every journaled request.
-pub async fn record(State(journal): State<Arc<Journal>>, req: Request, next: Next) -> Response {
-    if journal.capacity() == 0 || !is_journaled(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let start = Instant::now();
-    let time = rfc3339_ms(now_ms());
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.to_string())
-        .unwrap_or_default();
-    let resp = next.run(req).await;
-    let micros = start.elapsed().as_micros();
-    journal.record(Entry {
-        method,
-        path,
-        status: resp.status().as_u16(),
-        request_id,
-        time,
-        latency_ms: micros as f64 / 1000.0,
-    });
-    resp
 }
 
 /// `GET /__sandbox/requests` body.

@@ -1,5 +1,6 @@
-//! Cross-cutting layers: request id and the per-request log line, body rendering
-//! (meta, error envelope, 405), the request timeout, and panics as 500 / 1014.
+//! Cross-cutting layers: request id, faults, the request timeout, body rendering
+//! (meta, error envelope, 405), journal, metrics and the per-request log line in
+//! one outer layer; the matched route; panics as 500 / 1014.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -12,15 +13,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, Render, Wire};
+use super::faults::Faults;
+use super::journal::{is_journaled, Entry, Journal};
 use super::metrics::Metrics;
+use crate::domain::clock::{now_ms, rfc3339_ms};
 
 /// The matched route of a request, carried out on the response for the log line.
 #[derive(Clone)]
 struct RouteTag(MatchedPath);
-
-/// The request id, available to handlers and inner layers.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub Arc<str>);
 
 const X_REQUEST_ID: &str = "x-request-id";
 
@@ -40,32 +40,78 @@ fn new_request_id() -> String {
     format!("{prefix:016x}{n:016x}")
 }
 
-/// Outermost layer: assigns the request id, echoes it, and writes one log line
-/// per request with chosen fields only (never headers or bodies).
-pub async fn request_context(
-    State(metrics): State<Arc<Metrics>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Everything the edge layer uses, built once at start.
+#[derive(Debug)]
+pub struct Edge {
+    /// Body rendering (meta, envelopes, empty success).
+    pub wire: Arc<Wire>,
+    /// The request journal.
+    pub journal: Arc<Journal>,
+    /// Injected faults.
+    pub faults: Arc<Faults>,
+    /// Request counters.
+    pub metrics: Arc<Metrics>,
+    /// `server.request_timeout_secs`.
+    pub timeout: Duration,
+}
+
+/// The one outer layer, in this order: assigns the request id; applies an injected
+/// fault (before routing and auth) and bounds the whole request with the timeout
+/// (a client that trickles its body cannot hold a worker: 408 / 1014); renders the
+/// body (`meta`, envelopes, axum's bare 405); echoes the id; journals the request;
+/// counts it; and writes one log line with chosen fields only (never headers or
+/// bodies). One layer rather than six: each `from_fn` layer boxes a future and
+/// clones the service, which a profile showed as a large share of a cheap request.
+pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id: Arc<str> = match req.headers().get(X_REQUEST_ID) {
         Some(v) if valid_request_id(v) => Arc::from(v.to_str().unwrap_or_default()),
         _ => Arc::from(new_request_id()),
     };
-    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let mut resp = next.run(req).await;
+    let journaled = edge.journal.capacity() > 0 && is_journaled(req.uri().path());
+    let arrival = journaled.then(|| (now_ms(), req.uri().path().to_owned()));
+    let fault = edge.faults.take(method.as_str(), req.uri().path());
+    let serve = async move {
+        if let Some(action) = fault {
+            if !action.delay.is_zero() {
+                tokio::time::sleep(action.delay).await;
+            }
+            if let Some(error) = action.error {
+                return error.into_response();
+            }
+        }
+        next.run(req).await
+    };
+    let mut resp = match tokio::time::timeout(edge.timeout, serve).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, 1014, "Request timed out").into_response()
+        }
+    };
+    render(&edge.wire, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
     }
+    let latency = start.elapsed();
+    let status = resp.status().as_u16();
+    if let Some((arrived_ms, path)) = arrival {
+        edge.journal.record(Entry {
+            method: method.to_string(),
+            path,
+            status,
+            request_id: id.to_string(),
+            time: rfc3339_ms(arrived_ms),
+            latency_ms: latency.as_micros() as f64 / 1000.0,
+        });
+    }
     let route = resp.extensions().get::<RouteTag>().map(|r| r.0.clone());
     let route = route.as_ref().map_or("-", |r| r.as_str());
-    let latency = start.elapsed();
-    metrics.record(route, resp.status().as_u16(), latency);
+    edge.metrics.record(route, status, latency);
     tracing::info!(
         method = %method,
         route,
-        status = resp.status().as_u16(),
+        status,
         latency_us = latency.as_micros() as u64,
         request_id = %id,
         "request"
@@ -83,9 +129,8 @@ pub async fn tag_route(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Writes bodies marked with `Render`, and gives axum's bare 405 the envelope.
-pub async fn render(State(wire): State<Arc<Wire>>, req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
+/// Writes a body marked with `Render`, and gives axum's bare 405 the envelope.
+fn render(wire: &Wire, resp: &mut Response) {
     let render = match resp.extensions_mut().remove::<Render>() {
         Some(r) => r,
         // The real server answered a wrong method with 405 and code 1014, no
@@ -94,7 +139,7 @@ pub async fn render(State(wire): State<Arc<Wire>>, req: Request, next: Next) -> 
             code: 1014,
             details: None,
         },
-        None => return resp,
+        None => return,
     };
     let bytes = wire.body(&render);
     let headers = resp.headers_mut();
@@ -104,18 +149,6 @@ pub async fn render(State(wire): State<Arc<Wire>>, req: Request, next: Next) -> 
         HeaderValue::from_static("application/json"),
     );
     *resp.body_mut() = Body::from(bytes);
-    resp
-}
-
-/// Bounds a whole request, body reading included: a client that trickles its
-/// body cannot hold a worker. Answers 408 / 1014 `Request timed out`.
-pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, 1014, "Request timed out").into_response()
-        }
-    }
 }
 
 /// A panic in a handler becomes 500 / 1014; the panic message is not sent.

@@ -106,36 +106,22 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
             )
             .route("/__sandbox/openapi.json", get(openapi::document));
     }
-    let timeout = state.edge.request_timeout;
-    let journal = state.journal.clone();
-    let faults = state.faults.clone();
-    let metrics = state.metrics.clone();
+    let edge = Arc::new(middleware::Edge {
+        wire,
+        journal: state.journal.clone(),
+        faults: state.faults.clone(),
+        metrics: state.metrics.clone(),
+        timeout: state.edge.request_timeout,
+    });
     routes
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(not_found)
         .with_state(state)
         .layer(
-            // Outermost first: the id and log line see everything, including
-            // rendered errors, timeouts and panics; so does the journal, just
-            // inside. Faults act inside the timeout, before routing and auth.
+            // Outermost first: the edge layer sees everything, including rendered
+            // errors, timeouts and panics.
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(
-                    metrics,
-                    middleware::request_context,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    journal,
-                    journal::record,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    wire,
-                    middleware::render,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    timeout,
-                    middleware::request_timeout,
-                ))
-                .layer(axum::middleware::from_fn_with_state(faults, faults::inject))
+                .layer(axum::middleware::from_fn_with_state(edge, middleware::edge))
                 .layer(CatchPanicLayer::custom(middleware::panic_response)),
         )
 }
