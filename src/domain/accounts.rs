@@ -107,13 +107,19 @@ pub struct Accounts {
 
 /// Hex SHA-256 of a token: the key under which the token is stored.
 pub fn token_digest(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    let mut buf = [0u8; 64];
+    hex_digest(token, &mut buf).to_owned()
+}
+
+/// Writes the hex SHA-256 of `token` into `buf`: the per-request token check needs
+/// no allocation.
+fn hex_digest<'b>(token: &str, buf: &'b mut [u8; 64]) -> &'b str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in Sha256::digest(token.as_bytes()).into_iter().enumerate() {
+        buf[2 * i] = HEX[usize::from(b >> 4)];
+        buf[2 * i + 1] = HEX[usize::from(b & 15)];
     }
-    out
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 fn new_token() -> Secret {
@@ -170,10 +176,11 @@ impl Accounts {
     /// The user holding `token`, if it is known and not expired. The lookup is by
     /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let digest = token_digest(token);
+        let mut buf = [0u8; 64];
+        let digest = hex_digest(token, &mut buf);
         let now = now_secs();
         self.store.read(|state| {
-            let record = state.tokens.get(&digest)?;
+            let record = state.tokens.get(digest)?;
             if record.expires_at <= now {
                 return None;
             }
