@@ -10,7 +10,9 @@
 //! and prints `listening on http://HOST:PORT` on stdout when ready. No logs, no state.
 //!
 //! `bench-baseline hash-once [N]` hashes a PIN N times (default 20) with the same
-//! default parameters and prints the median, min and max milliseconds of one hash as JSON.
+//! default parameters and prints, as JSON, the median, min and max wall-clock milliseconds
+//! of one hash and the median CPU milliseconds of one hash (this thread's run time from
+//! `/proc/thread-self/schedstat`, immune to time stolen by other processes; null if unreadable).
 
 use std::io::Write;
 use std::time::Instant;
@@ -111,21 +113,44 @@ async fn serve(listen: &str) {
     axum::serve(listener, app).await.expect("serve");
 }
 
+/// This thread's time on a CPU so far, nanoseconds (first field of schedstat).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn hash_once(n: usize) {
-    let mut ms: Vec<f64> = (0..n.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(hash("123456"));
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    ms.sort_by(|a, b| a.total_cmp(b));
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..n.max(1) {
+        let c = thread_cpu_ns();
+        let t = Instant::now();
+        std::hint::black_box(hash("123456"));
+        wall.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let (Some(a), Some(b)) = (c, thread_cpu_ns()) {
+            cpu.push((b - a) as f64 / 1e6);
+        }
+    }
+    let cpu_median = if cpu.len() == wall.len() {
+        format!("{:.3}", median(&mut cpu))
+    } else {
+        "null".to_owned()
+    };
+    let m = median(&mut wall);
     println!(
-        r#"{{"hash_ms_median":{:.3},"hash_ms_min":{:.3},"hash_ms_max":{:.3},"n":{}}}"#,
-        ms[ms.len() / 2],
-        ms[0],
-        ms[ms.len() - 1],
-        ms.len()
+        r#"{{"hash_ms_median":{m:.3},"hash_ms_min":{:.3},"hash_ms_max":{:.3},"hash_cpu_ms_median":{cpu_median},"n":{}}}"#,
+        wall[0],
+        wall[wall.len() - 1],
+        wall.len()
     );
 }
 
