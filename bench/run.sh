@@ -6,7 +6,8 @@
 #
 # Knobs (environment): BENCH_DURATION (seconds per load run, default 8),
 # BENCH_STARTUP_RUNS (20), BENCH_SERVER_CPU (0), BENCH_LOAD_CPU (1),
-# BENCH_BIG_TOKENS (100000), BENCH_BIG_USERS (1000), BENCH_OUT_DIR (bench/).
+# BENCH_BIG_TOKENS (100000), BENCH_BIG_USERS (1000), BENCH_OUT_DIR (bench/),
+# BENCH_OURS (another wa-twostep binary to measure; BENCH_OURS_LABEL names it in the results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
