@@ -1,0 +1,179 @@
+//! Bare-axum baseline for `bench/run.sh`.
+//!
+//! `bench-baseline [--listen ADDR]` serves, on ADDR (default 127.0.0.1:0):
+//! - `GET /__sandbox/health` → `{"status":"ok"}`
+//! - `DELETE /v1/settings/account/two-step` with `Authorization: Bearer $BASELINE_TOKEN`
+//!   (default `bench-token`) → `{"meta":{"version":"v2.45.1","api_status":"stable"}}`, else 401
+//! - `POST /v1/settings/account/two-step` `{"pin":"123456"}`, same token: hashes the PIN
+//!   with argon2id (19456 KiB, t=2, p=1) in `spawn_blocking`, unbounded — the naive way.
+//!
+//! and prints `listening on http://HOST:PORT` on stdout when ready. No logs, no state.
+//!
+//! `bench-baseline hash-once [N]` hashes a PIN N times (default 20) with the same
+//! default parameters and prints, as JSON, the median, min and max wall-clock milliseconds
+//! of one hash and the median CPU milliseconds of one hash (this thread's run time from
+//! `/proc/thread-self/schedstat`, immune to time stolen by other processes; null if unreadable).
+
+use std::io::Write;
+use std::time::Instant;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::serve::ListenerExt;
+use axum::{Json, Router};
+
+const META: &str = r#"{"meta":{"version":"v2.45.1","api_status":"stable"}}"#;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19456, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash(pin: &str) -> String {
+    // A fixed-length random salt without extra dependencies: the salt's value does not
+    // change the work, only its length does (16 bytes, as SaltString::generate).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let salt = SaltString::encode_b64(&nanos.to_le_bytes()).expect("16-byte salt");
+    argon2()
+        .hash_password(pin.as_bytes(), &salt)
+        .expect("argon2 hash")
+        .to_string()
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == token)
+}
+
+fn meta() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], META).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Pin {
+    pin: String,
+}
+
+async fn serve(listen: &str) {
+    let token: &'static str = Box::leak(
+        std::env::var("BASELINE_TOKEN")
+            .unwrap_or_else(|_| "bench-token".into())
+            .into_boxed_str(),
+    );
+    let app = Router::new()
+        .route(
+            "/__sandbox/health",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"status":"ok"}"#,
+                )
+            }),
+        )
+        .route(
+            "/v1/settings/account/two-step",
+            delete(move |headers: HeaderMap| async move {
+                if authorized(&headers, token) {
+                    meta()
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
+                }
+            })
+            .post(move |headers: HeaderMap, body: Json<Pin>| async move {
+                if !authorized(&headers, token) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let pin = body.0.pin;
+                match tokio::task::spawn_blocking(move || hash(&pin)).await {
+                    Ok(_) => meta(),
+                    Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on {listen}: {e}"));
+    let addr = listener.local_addr().expect("local address");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    axum::serve(listener, app).await.expect("serve");
+}
+
+/// This thread's time on a CPU so far, nanoseconds (first field of schedstat).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn hash_once(n: usize) {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..n.max(1) {
+        let c = thread_cpu_ns();
+        let t = Instant::now();
+        std::hint::black_box(hash("123456"));
+        wall.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let (Some(a), Some(b)) = (c, thread_cpu_ns()) {
+            cpu.push((b - a) as f64 / 1e6);
+        }
+    }
+    let cpu_median = if cpu.len() == wall.len() {
+        format!("{:.3}", median(&mut cpu))
+    } else {
+        "null".to_owned()
+    };
+    let m = median(&mut wall);
+    println!(
+        r#"{{"hash_ms_median":{m:.3},"hash_ms_min":{:.3},"hash_ms_max":{:.3},"hash_cpu_ms_median":{cpu_median},"n":{}}}"#,
+        wall[0],
+        wall[wall.len() - 1],
+        wall.len()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("hash-once") => hash_once(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20)),
+        Some("--listen") => {
+            let listen = args.get(1).cloned().unwrap_or_else(|| "127.0.0.1:0".into());
+            tokio_main(&listen)
+        }
+        None => tokio_main("127.0.0.1:0"),
+        Some(other) => {
+            eprintln!("usage: bench-baseline [--listen ADDR] | hash-once [N] (got {other:?})");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn tokio_main(listen: &str) {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(serve(listen));
+}
