@@ -137,6 +137,8 @@ pub struct AuthSettings {
     pub token_ttl_secs: u64,
     /// Failed logins per client address per hour before 429.
     pub max_failed_logins: u32,
+    /// Client addresses the failed-login limiter remembers at most (bounds its memory).
+    pub login_limiter_capacity: u32,
     /// Key for `Authorization: Apikey` on `/v1/health`; empty turns the scheme off.
     pub api_key: Secret,
 }
@@ -148,6 +150,7 @@ impl Default for AuthSettings {
             force_password_change: true,
             token_ttl_secs: 604_800,
             max_failed_logins: 30,
+            login_limiter_capacity: 100_000,
             api_key: Secret::default(),
         }
     }
@@ -424,6 +427,9 @@ impl Settings {
         }
         if self.auth.max_failed_logins == 0 {
             return bad("auth.max_failed_logins", "must be at least 1");
+        }
+        if self.auth.login_limiter_capacity == 0 {
+            return bad("auth.login_limiter_capacity", "must be at least 1");
         }
         let key_len = self.auth.api_key.expose().chars().count();
         if key_len != 0 && !(12..=128).contains(&key_len) {

@@ -110,6 +110,11 @@ impl App {
             two_step.clone(),
             &settings.account,
         ));
+        let metrics = Arc::new(Metrics::new(
+            hasher.clone(),
+            store_handle.clone(),
+            accounts.clone(),
+        ));
         let state = AppState {
             two_step,
             registration: registration.clone(),
@@ -130,7 +135,7 @@ impl App {
                 0
             })),
             faults: Arc::new(Faults::new()),
-            metrics: Arc::new(Metrics::new(hasher.clone(), store_handle.clone())),
+            metrics,
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {

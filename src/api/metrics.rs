@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::Control;
 use super::AppState;
+use crate::domain::accounts::Accounts;
 use crate::domain::hasher::Hasher;
 use crate::store::Store;
 
@@ -36,17 +37,20 @@ pub struct Metrics {
     hasher: Arc<Hasher>,
     /// For the state-write figures.
     store: Arc<Store>,
+    /// For the login limiter's size.
+    accounts: Arc<Accounts>,
 }
 
 impl Metrics {
     /// Counters starting at zero.
-    pub fn new(hasher: Arc<Hasher>, store: Arc<Store>) -> Metrics {
+    pub fn new(hasher: Arc<Hasher>, store: Arc<Store>, accounts: Arc<Accounts>) -> Metrics {
         Metrics {
             requests: Mutex::new(HashMap::new()),
             buckets: Default::default(),
             sum_micros: AtomicU64::new(0),
             hasher,
             store,
+            accounts,
         }
     }
 
@@ -114,7 +118,13 @@ impl Metrics {
         );
         let (waits, wait_micros) = self.hasher.waited();
         let stats = self.store.stats();
-        let gauges: [(&str, &str, &str, f64); 8] = [
+        let gauges: [(&str, &str, &str, f64); 9] = [
+            (
+                "wa_twostep_login_limiter_addresses",
+                "gauge",
+                "Client addresses the failed-login limiter remembers.",
+                self.accounts.limiter_addresses() as f64,
+            ),
             (
                 "wa_twostep_argon2_queue_depth",
                 "gauge",

@@ -11,7 +11,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use super::hasher::Hasher;
-use super::limiter::{Limiter, DEFAULT_CAPACITY};
+use super::limiter::Limiter;
 use super::password::{BadUsername, Password, Username, WeakPassword};
 use super::{flatten, Unavailable};
 use crate::config::Settings;
@@ -138,7 +138,7 @@ impl Accounts {
             failed_logins: Limiter::new(
                 settings.auth.max_failed_logins,
                 Duration::from_secs(3600),
-                DEFAULT_CAPACITY,
+                settings.auth.login_limiter_capacity as usize,
             ),
             seed: crate::seed::Seed::from_settings(settings),
             seed_admin_hash: tokio::sync::OnceCell::new(),
@@ -166,6 +166,11 @@ impl Accounts {
     /// The seed state, with fresh hashes of its passwords and PIN.
     pub async fn seed_state(&self) -> Result<State, AccountError> {
         Ok(self.seed.state(&self.hasher).await?)
+    }
+
+    /// Client addresses the failed-login limiter remembers now.
+    pub fn limiter_addresses(&self) -> usize {
+        self.failed_logins.len()
     }
 
     /// Forgets all failed-login counts (sandbox reset).

@@ -11,9 +11,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Addresses tracked at most; beyond this the stalest entries are dropped.
-pub const DEFAULT_CAPACITY: usize = 100_000;
-
 /// A bounded per-address event counter.
 #[derive(Debug)]
 pub struct Limiter {

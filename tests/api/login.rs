@@ -518,3 +518,50 @@ async fn with_untrusted_forwarded_for_changing_the_header_does_not_escape_the_bl
     assert_eq!(body["errors"][0]["details"], LIMITED);
     expect_error(none, StatusCode::TOO_MANY_REQUESTS, 1015).await;
 }
+
+#[tokio::test]
+async fn the_login_limiter_remembers_at_most_its_capacity_of_forwarded_addresses() {
+    // Arrange: trust X-Forwarded-For, so each request can claim a new address.
+    let app = TestApp::with()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("WA_TWOSTEP_AUTH__LOGIN_LIMITER_CAPACITY", "50")
+        .env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1")
+        .start()
+        .await;
+    let fail_from = |addr: String| {
+        app.request(Method::POST, "/v1/users/login")
+            .header("Authorization", basic("admin", "wrong"))
+            .header("X-Forwarded-For", addr)
+            .send()
+    };
+
+    // Act: 400 distinct addresses fail once each.
+    for n in 0..400u32 {
+        let resp = fail_from(format!("10.{}.{}.1", n / 256, n % 256))
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let metrics = app
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+
+    // Assert: memory stayed bounded, and the newest address is still blocked.
+    let remembered: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wa_twostep_login_limiter_addresses "))
+        .expect("limiter gauge")
+        .parse()
+        .expect("number");
+    assert!(
+        remembered <= 50.0,
+        "limiter remembers {remembered} addresses"
+    );
+    let again = fail_from("10.1.143.1".into()).await.expect("login");
+    expect_error(again, StatusCode::TOO_MANY_REQUESTS, 1015).await;
+}
