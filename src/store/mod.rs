@@ -267,7 +267,18 @@ impl Writer {
         let mut ops = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch {
-            let prepared = job(&self.shadow);
+            // A change function that panics must not take the writer (and with it
+            // every later change) down: its waiter sees the store error, the rest
+            // of the batch goes on.
+            let shadow = &self.shadow;
+            let prepared =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(shadow))) {
+                    Ok(prepared) => prepared,
+                    Err(_) => {
+                        tracing::error!("a state change panicked; it was dropped");
+                        continue;
+                    }
+                };
             for op in &prepared.ops {
                 self.shadow.apply(op);
             }

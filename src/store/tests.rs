@@ -205,3 +205,17 @@ async fn the_log_is_folded_into_a_snapshot_when_it_outgrows_it() {
     );
     assert_eq!(reopened(&path).two_step.updated_at_ms, Some(399));
 }
+
+#[tokio::test]
+async fn a_panicking_change_fails_alone_and_the_writer_keeps_going() {
+    let store = Store::new(None, seed());
+    let panicked = store
+        .commit(|_tx| -> Result<(), ()> { panic!("a bug in a change function") })
+        .await;
+    assert!(matches!(panicked, Err(CommitError::Io(_))), "{panicked:?}");
+    store
+        .commit(set_two_step(true, 1))
+        .await
+        .expect("a later change");
+    assert!(store.read(|s| s.two_step.enabled));
+}
