@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,11 +16,8 @@ use super::envelope::{ApiError, Render, Wire};
 use super::faults::Faults;
 use super::journal::{is_journaled, Entry, Journal};
 use super::metrics::Metrics;
+use super::route_tag::RouteTag;
 use crate::domain::clock::{now_ms, rfc3339_ms};
-
-/// The matched route of a request, carried out on the response for the log line.
-#[derive(Clone)]
-struct RouteTag(MatchedPath);
 
 const X_REQUEST_ID: &str = "x-request-id";
 
@@ -116,16 +113,6 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
         request_id = %id,
         "request"
     );
-    resp
-}
-
-/// Route layer: remembers which route matched, for the log line.
-pub async fn tag_route(req: Request, next: Next) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let mut resp = next.run(req).await;
-    if let Some(m) = matched {
-        resp.extensions_mut().insert(RouteTag(m));
-    }
     resp
 }
 

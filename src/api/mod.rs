@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod path;
+pub mod route_tag;
 pub mod sandbox;
 pub mod two_step;
 pub mod users;
@@ -114,7 +115,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         timeout: state.edge.request_timeout,
     });
     routes
-        .route_layer(axum::middleware::from_fn(middleware::tag_route))
+        .route_layer(route_tag::TagRouteLayer)
         .fallback(not_found)
         .with_state(state)
         .layer(
