@@ -238,11 +238,35 @@ impl Hasher {
         let hasher = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            lower_priority_once();
             job(&hasher)
         })
         .await
         .map_err(|e| HashError::Internal(e.to_string()))
     }
+}
+
+/// Lowers the calling (blocking-pool) thread's scheduling priority once, to nice 9.
+/// A hash takes milliseconds of CPU; when hashing threads share a core with the async
+/// workers, equal priority lets a flood of PIN changes add those milliseconds to the
+/// latency of requests that need no hashing. At nice 9 the workers get ~88% of a
+/// contended core while hashes still progress. Only argon2 jobs run on this pool.
+fn lower_priority_once() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    LOWERED.with(|lowered| {
+        if !lowered.replace(true) {
+            // Crossplatform 25 of 0..=99 maps to niceness 9 on Linux.
+            let priority = thread_priority::ThreadPriorityValue::try_from(25u8)
+                .map(thread_priority::ThreadPriority::Crossplatform);
+            if let Ok(priority) = priority {
+                if let Err(e) = thread_priority::set_current_thread_priority(priority) {
+                    tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]
