@@ -183,8 +183,8 @@ impl IntoResponse for Empty {
 pub struct Wire {
     /// `{"version":"…","api_status":"stable"}`, serialized once.
     meta: String,
-    /// The empty-success form.
-    empty_success: EmptySuccess,
+    /// The empty-success body, rendered once: it is the most common body.
+    empty: bytes::Bytes,
 }
 
 #[derive(Serialize)]
@@ -204,14 +204,19 @@ impl Wire {
             "{{\"version\":{},\"api_status\":\"stable\"}}",
             meta["version"]
         );
+        let empty = match empty_success {
+            EmptySuccess::Meta => format!("{{\"meta\":{meta}}}"),
+            EmptySuccess::Object => "{}".to_owned(),
+            EmptySuccess::Null => "null".to_owned(),
+        };
         Wire {
             meta,
-            empty_success,
+            empty: bytes::Bytes::from(empty),
         }
     }
 
     /// The body bytes for `render`.
-    pub fn body(&self, render: &Render) -> Vec<u8> {
+    pub fn body(&self, render: &Render) -> bytes::Bytes {
         match render {
             Render::Error { code, details } => {
                 let item = ErrorItem {
@@ -220,7 +225,7 @@ impl Wire {
                     details: details.as_deref(),
                 };
                 let item = serde_json::to_string(&item).unwrap_or_default();
-                format!("{{\"meta\":{},\"errors\":[{item}]}}", self.meta).into_bytes()
+                format!("{{\"meta\":{},\"errors\":[{item}]}}", self.meta).into()
             }
             Render::Payload(obj) => {
                 // Payload keys first, then `meta`, as the real server ordered them.
@@ -232,13 +237,9 @@ impl Wire {
                 out.extend_from_slice(b"\"meta\":");
                 out.extend_from_slice(self.meta.as_bytes());
                 out.push(b'}');
-                out
+                out.into()
             }
-            Render::Empty => match self.empty_success {
-                EmptySuccess::Meta => format!("{{\"meta\":{}}}", self.meta).into_bytes(),
-                EmptySuccess::Object => b"{}".to_vec(),
-                EmptySuccess::Null => b"null".to_vec(),
-            },
+            Render::Empty => self.empty.clone(),
         }
     }
 }
@@ -248,7 +249,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn parse(bytes: Vec<u8>) -> Value {
+    fn parse(bytes: bytes::Bytes) -> Value {
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -274,7 +275,7 @@ mod tests {
         let w = Wire::new("v1", EmptySuccess::Meta);
         let body = w.body(&Render::Payload(br#"{"users":[]}"#.to_vec()));
         assert_eq!(
-            body,
+            &body[..],
             br#"{"users":[],"meta":{"version":"v1","api_status":"stable"}}"#
         );
         assert_eq!(
@@ -286,11 +287,11 @@ mod tests {
     #[test]
     fn the_three_empty_success_forms() {
         assert_eq!(
-            Wire::new("v", EmptySuccess::Object).body(&Render::Empty),
+            &Wire::new("v", EmptySuccess::Object).body(&Render::Empty)[..],
             b"{}"
         );
         assert_eq!(
-            Wire::new("v", EmptySuccess::Null).body(&Render::Empty),
+            &Wire::new("v", EmptySuccess::Null).body(&Render::Empty)[..],
             b"null"
         );
         let meta = parse(Wire::new("v", EmptySuccess::Meta).body(&Render::Empty));

@@ -30,6 +30,10 @@ pub fn is_journaled(path: &str) -> bool {
     !is_control_path(path) && path != "/metrics"
 }
 
+fn as_rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::domain::clock::rfc3339_ms(*ms))
+}
+
 /// One answered request.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
@@ -41,8 +45,10 @@ pub struct Entry {
     pub status: u16,
     /// The `X-Request-ID` the response carried.
     pub request_id: String,
-    /// When the request arrived: RFC 3339, UTC, milliseconds.
-    pub time: String,
+    /// When the request arrived (Unix milliseconds), shown as RFC 3339 UTC with
+    /// milliseconds; formatted when the journal is read, not on every request.
+    #[serde(serialize_with = "as_rfc3339_ms")]
+    pub time: i64,
     /// Time from arrival to the response head, in milliseconds (microsecond resolution).
     pub latency_ms: f64,
 }
@@ -160,7 +166,7 @@ mod tests {
             path: format!("/v1/{n}"),
             status: n,
             request_id: n.to_string(),
-            time: String::new(),
+            time: 0,
             latency_ms: 0.0,
         }
     }

@@ -17,7 +17,7 @@ use super::faults::Faults;
 use super::journal::{is_journaled, Entry, Journal};
 use super::metrics::Metrics;
 use super::route_tag::RouteTag;
-use crate::domain::clock::{now_ms, rfc3339_ms};
+use crate::domain::clock::now_ms;
 
 const X_REQUEST_ID: &str = "x-request-id";
 
@@ -29,12 +29,17 @@ fn valid_request_id(v: &HeaderValue) -> bool {
 
 /// A new 32-hex-digit id: a random per-process prefix plus a counter, so ids are
 /// unique without a system call per request.
-fn new_request_id() -> String {
+fn new_request_id() -> Arc<str> {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| rand_core::RngCore::next_u64(&mut rand_core::OsRng));
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+    let id = (u128::from(prefix) << 64) | u128::from(n);
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    Arc::from(std::str::from_utf8(&hex).unwrap_or_default())
 }
 
 /// Everything the edge layer uses, built once at start.
@@ -63,7 +68,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
     let start = Instant::now();
     let id: Arc<str> = match req.headers().get(X_REQUEST_ID) {
         Some(v) if valid_request_id(v) => Arc::from(v.to_str().unwrap_or_default()),
-        _ => Arc::from(new_request_id()),
+        _ => new_request_id(),
     };
     let method = req.method().clone();
     let journaled = edge.journal.capacity() > 0 && is_journaled(req.uri().path());
@@ -98,7 +103,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
             path,
             status,
             request_id: id.to_string(),
-            time: rfc3339_ms(arrived_ms),
+            time: arrived_ms,
             latency_ms: latency.as_micros() as f64 / 1000.0,
         });
     }
