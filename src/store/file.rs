@@ -415,6 +415,15 @@ mod tests {
         (op, s)
     }
 
+    /// Opens `path` and writes a first batch (a snapshot) that enables two-step.
+    fn first_snapshot(path: &Path) -> (StateFile, State) {
+        let (mut file, _) = StateFile::open(path).unwrap();
+        let seed = State::seed(Secret::new("h"), true, true);
+        let (op1, s1) = enable(1);
+        file.persist(&s1, &[op1], || seed.clone()).unwrap();
+        (file, s1)
+    }
+
     #[test]
     fn a_second_open_of_the_same_path_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -453,10 +462,7 @@ mod tests {
     fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let (mut file, _) = StateFile::open(&path).unwrap();
-        let seed = State::seed(Secret::new("h"), true, true);
-        let (op1, s1) = enable(1);
-        file.persist(&s1, &[op1], || seed.clone()).unwrap();
+        let (mut file, s1) = first_snapshot(&path);
         let mut s2 = s1.clone();
         s2.seq = 2;
         file.persist(&s2, &[], || s1.clone()).unwrap();
@@ -475,10 +481,7 @@ mod tests {
     fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let (mut file, _) = StateFile::open(&path).unwrap();
-        let seed = State::seed(Secret::new("h"), true, true);
-        let (op1, s1) = enable(1);
-        file.persist(&s1, &[op1], || seed.clone()).unwrap();
+        let (file, _) = first_snapshot(&path);
         drop(file);
         let log = sibling(&path, ".log");
         std::fs::write(&log, b"garbage\n{\"seq\":2,\"ops\":[]}\n").unwrap();
