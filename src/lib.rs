@@ -20,7 +20,6 @@ pub mod config;
 pub mod domain;
 pub mod embed;
 pub mod secret;
-pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

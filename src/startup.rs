@@ -14,18 +14,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::api::control::faults::Faults;
+use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
-use crate::api::faults::Faults;
-use crate::api::journal::Journal;
 use crate::api::metrics::Metrics;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
-use crate::domain::accounts::Accounts;
+use crate::domain::control::Sandbox;
 use crate::domain::hasher::{HashError, Hasher};
 use crate::domain::registration::Registration;
-use crate::domain::sandbox::Sandbox;
+use crate::domain::seed::{Seed, SeedError};
 use crate::domain::two_step::TwoStep;
-use crate::seed::{Seed, SeedError};
+use crate::domain::users::Accounts;
 use crate::store::{FaultHook, OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.

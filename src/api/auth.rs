@@ -11,7 +11,7 @@ use base64::Engine;
 
 use super::envelope::ApiError;
 use super::AppState;
-use crate::domain::accounts::Principal;
+use crate::domain::users::Principal;
 use crate::secret::Secret;
 use crate::store::state::Role;
 

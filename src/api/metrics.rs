@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::Control;
 use super::AppState;
-use crate::domain::accounts::Accounts;
 use crate::domain::hasher::Hasher;
+use crate::domain::users::Accounts;
 use crate::store::Store;
 
 /// Upper bounds of the latency buckets, in seconds.

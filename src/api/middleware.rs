@@ -12,12 +12,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::control::faults::Faults;
+use super::control::journal::{is_journaled, Entry, Journal};
 use super::envelope::{ApiError, Render, Wire};
-use super::faults::Faults;
-use super::journal::{is_journaled, Entry, Journal};
 use super::metrics::Metrics;
 use super::route_tag::RouteTag;
-use crate::domain::clock::now_ms;
+use crate::api::timestamps::now_ms;
 
 const X_REQUEST_ID: &str = "x-request-id";
 

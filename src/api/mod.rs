@@ -1,19 +1,18 @@
 //! The HTTP edge: routes, extractors, status codes and envelopes. No file I/O and
 //! no hashing here; handlers call the domain services and map their errors.
 
-pub mod account;
 pub mod auth;
+pub mod control;
 pub mod envelope;
-pub mod faults;
 pub mod health;
-pub mod journal;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod path;
+pub mod registration;
 pub mod route_tag;
-pub mod sandbox;
+pub mod timestamps;
 pub mod two_step;
 pub mod users;
 
@@ -25,10 +24,10 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::domain::accounts::Accounts;
+use crate::domain::control::Sandbox;
 use crate::domain::registration::Registration;
-use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
+use crate::domain::users::Accounts;
 use crate::secret::Secret;
 use envelope::{ApiError, Wire};
 
@@ -63,9 +62,9 @@ pub struct AppState {
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).
-    pub journal: Arc<journal::Journal>,
+    pub journal: Arc<control::journal::Journal>,
     /// Injected faults (control plane).
-    pub faults: Arc<faults::Faults>,
+    pub faults: Arc<control::faults::Faults>,
     /// Request counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -88,22 +87,24 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
             "/v1/settings/account/two-step",
             post(two_step::enable).delete(two_step::disable),
         )
-        .route("/v1/account", post(account::register))
-        .route("/v1/account/verify", post(account::verify))
+        .route("/v1/account", post(registration::register))
+        .route("/v1/account/verify", post(registration::verify))
         .route("/v1/health", get(health::health))
         .route("/__sandbox/health", get(health::ready))
         .route("/metrics", get(metrics::metrics));
     if state.edge.control_enabled {
         routes = routes
-            .route("/__sandbox/state", get(sandbox::state))
-            .route("/__sandbox/reset", post(sandbox::reset))
+            .route("/__sandbox/state", get(control::handlers::state))
+            .route("/__sandbox/reset", post(control::handlers::reset))
             .route(
                 "/__sandbox/requests",
-                get(journal::list).delete(journal::clear),
+                get(control::journal::list).delete(control::journal::clear),
             )
             .route(
                 "/__sandbox/faults",
-                get(faults::list).post(faults::create).delete(faults::clear),
+                get(control::faults::list)
+                    .post(control::faults::create)
+                    .delete(control::faults::clear),
             )
             .route("/__sandbox/openapi.json", get(openapi::document));
     }

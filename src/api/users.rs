@@ -11,9 +11,9 @@ use super::envelope::{ApiError, Empty, Payload};
 use super::params::Params;
 use super::path::UserName;
 use super::AppState;
-use crate::domain::accounts::AccountError;
-use crate::domain::clock::php_datetime;
+use crate::api::timestamps::php_datetime;
 use crate::domain::password::PASSWORD_RULE;
+use crate::domain::users::AccountError;
 use crate::store::state::Role;
 
 /// Maps an account error to its status and code, in one place.

@@ -1,15 +1,15 @@
 //! Rules and services: what the emulated product does, independent of HTTP.
 //! Services talk to the store and the hasher; they never see a request.
 
-pub mod accounts;
-pub mod clock;
+pub mod control;
 pub mod hasher;
 pub mod limiter;
 pub mod password;
 pub mod pin;
 pub mod registration;
-pub mod sandbox;
+pub mod seed;
 pub mod two_step;
+pub mod users;
 
 use crate::store::CommitError;
 

@@ -100,7 +100,7 @@ pub struct Accounts {
     /// Failed logins per client address.
     failed_logins: Limiter,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
-    seed: crate::seed::Seed,
+    seed: crate::domain::seed::Seed,
     /// The seed admin password's hash, made on first use (see `DEFERRED_SEED_HASH`).
     seed_admin_hash: tokio::sync::OnceCell<Secret>,
 }
@@ -140,7 +140,7 @@ impl Accounts {
                 Duration::from_secs(3600),
                 settings.auth.login_limiter_capacity as usize,
             ),
-            seed: crate::seed::Seed::from_settings(settings),
+            seed: crate::domain::seed::Seed::from_settings(settings),
             seed_admin_hash: tokio::sync::OnceCell::new(),
         }
     }
@@ -158,7 +158,7 @@ impl Accounts {
     }
 
     /// Uses `seed` (a loaded seed file) instead of the settings' seed.
-    pub fn with_seed(mut self, seed: crate::seed::Seed) -> Accounts {
+    pub fn with_seed(mut self, seed: crate::domain::seed::Seed) -> Accounts {
         self.seed = seed;
         self
     }

@@ -31,7 +31,7 @@ pub fn is_journaled(path: &str) -> bool {
 }
 
 fn as_rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::domain::clock::rfc3339_ms(*ms))
+    s.serialize_str(&crate::api::timestamps::rfc3339_ms(*ms))
 }
 
 /// One answered request.

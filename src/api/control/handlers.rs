@@ -9,7 +9,7 @@ use super::envelope::ApiError;
 use super::journal::reset_clears_journal;
 use super::users::account_error;
 use super::AppState;
-use crate::domain::sandbox::StateView;
+use crate::domain::control::StateView;
 
 /// `GET /__sandbox/state`.
 pub async fn state(State(state): State<AppState>, _c: Control) -> Json<StateView> {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::accounts::{AccountError, Accounts};
-use super::clock::rfc3339_ms;
 use super::flatten;
 use super::registration::Registration;
+use super::users::{AccountError, Accounts};
+use crate::api::timestamps::rfc3339_ms;
 use crate::store::{now_secs, Op, State, Store};
 
 /// `GET /__sandbox/state`.
