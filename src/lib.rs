@@ -16,9 +16,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod embed;
+pub mod metrics;
 pub mod secret;
 pub mod startup;
 pub mod store;

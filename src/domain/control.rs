@@ -1,133 +1,138 @@
-//! The sandbox control plane's view of the state and its reset (SPEC §6). The
-//! view never carries a hash or a secret.
+//! The control plane's service (SPEC §6): a summary of the state for
+//! `GET /__sandbox/state`, and the reset, in one place. A reset returns the
+//! durable state to the seed, forgets the failed-login and PIN-guess counts, and
+//! empties the control plane's own registries (injected faults, and the journal
+//! when asked) through [`ResetHook`]s. Nothing here is HTTP: the edge renders
+//! [`Overview`] as JSON.
 
+use std::fmt;
 use std::sync::Arc;
-
-use serde::Serialize;
 
 use super::flatten;
 use super::registration::Registration;
-use super::users::{AccountError, Accounts};
-use crate::api::timestamps::rfc3339_ms;
-use crate::store::{now_secs, Op, State, Store};
+use super::users::{Role, UserError, Users};
+use crate::clock::now_secs;
+use crate::store::{Op, State, Store};
 
-/// `GET /__sandbox/state`.
-#[derive(Debug, Serialize)]
-pub struct StateView {
-    /// Two-step status.
-    pub two_step: TwoStepView,
-    /// Every user, without hashes.
-    pub users: Vec<UserView>,
+/// The state as the control plane shows it: no hash, no secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overview {
+    /// Two-step verification is on.
+    pub two_step_enabled: bool,
+    /// Last two-step change, Unix milliseconds; `None` before the first change.
+    pub two_step_updated_at_ms: Option<i64>,
+    /// Every user, by name.
+    pub users: Vec<UserSummary>,
     /// Live (unexpired) tokens.
-    pub tokens: usize,
-    /// Registration.
-    pub account: AccountView,
+    pub live_tokens: usize,
+    /// The emulated number is registered.
+    pub registered: bool,
 }
 
-/// Two-step status.
-#[derive(Debug, Serialize)]
-pub struct TwoStepView {
-    /// Enabled.
-    pub enabled: bool,
-    /// Last change, RFC 3339 with milliseconds, or null.
-    pub updated_at: Option<String>,
-}
-
-/// One user.
-#[derive(Debug, Serialize)]
-pub struct UserView {
+/// One user in an [`Overview`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
     /// Name.
     pub username: String,
-    /// `ROLE_ADMIN` or `ROLE_USER`.
-    pub roles: &'static str,
+    /// Role.
+    pub role: Role,
     /// Must change the password at the next login.
     pub password_change_required: bool,
 }
 
-/// Registration.
-#[derive(Debug, Serialize)]
-pub struct AccountView {
-    /// Registered.
-    pub registered: bool,
-}
-
-impl StateView {
-    /// The view of `state` now.
-    pub fn of(state: &State) -> StateView {
+impl Overview {
+    /// The overview of `state` now.
+    fn of(state: &State) -> Overview {
         let now = now_secs();
-        StateView {
-            two_step: TwoStepView {
-                enabled: state.two_step.enabled,
-                updated_at: state.two_step.updated_at_ms.map(rfc3339_ms),
-            },
+        Overview {
+            two_step_enabled: state.two_step.enabled,
+            two_step_updated_at_ms: state.two_step.updated_at_ms,
             users: state
                 .users
                 .iter()
-                .map(|(name, u)| UserView {
+                .map(|(name, u)| UserSummary {
                     username: name.clone(),
-                    roles: u.role.as_str(),
+                    role: u.role,
                     password_change_required: u.password_change_required,
                 })
                 .collect(),
-            tokens: state.tokens.values().filter(|t| t.expires_at > now).count(),
-            account: AccountView {
-                registered: state.account.registered,
-            },
+            live_tokens: state.tokens.values().filter(|t| t.expires_at > now).count(),
+            registered: state.account.registered,
         }
     }
+}
+
+/// What a reset is asked for besides the return to the seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetOptions {
+    /// Also empty the request journal (`?journal=true`). By default it is kept, so
+    /// a test can still inspect what led up to the reset.
+    pub clear_journal: bool,
+}
+
+/// Control-plane memory outside the domain (injected faults, the request journal)
+/// that a reset also empties. Those registries belong to the HTTP edge; it hands
+/// them to [`Control`] at start, so a reset stays one call.
+pub trait ResetHook: Send + Sync + fmt::Debug {
+    /// Empties what `options` says; called once the seed state is durable.
+    fn reset(&self, options: ResetOptions);
 }
 
 /// The control-plane service.
 #[derive(Debug)]
-pub struct Sandbox {
+pub struct Control {
     /// Durable state.
     store: Arc<Store>,
     /// For the seed state and the login limiter.
-    accounts: Arc<Accounts>,
+    users: Arc<Users>,
     /// For the PIN-guess limiter.
     registration: Arc<Registration>,
+    /// Registries a reset also empties.
+    hooks: Vec<Arc<dyn ResetHook>>,
 }
 
-impl Sandbox {
-    /// Builds the service.
-    pub fn new(
-        store: Arc<Store>,
-        accounts: Arc<Accounts>,
-        registration: Arc<Registration>,
-    ) -> Sandbox {
-        Sandbox {
+impl Control {
+    /// Builds the service; add the edge's registries with [`Control::on_reset`].
+    pub fn new(store: Arc<Store>, users: Arc<Users>, registration: Arc<Registration>) -> Control {
+        Control {
             store,
-            accounts,
+            users,
             registration,
+            hooks: Vec::new(),
         }
     }
 
-    /// Whether the emulated number is registered.
-    pub fn registered(&self) -> bool {
-        self.store.read(|s| s.account.registered)
+    /// Has every later reset also call `hook`.
+    pub fn on_reset(mut self, hook: Arc<dyn ResetHook>) -> Control {
+        self.hooks.push(hook);
+        self
     }
 
-    /// The current state's view.
-    pub fn view(&self) -> StateView {
-        self.store.read(StateView::of)
+    /// The current state's overview.
+    pub fn overview(&self) -> Overview {
+        self.store.read(Overview::of)
     }
 
-    /// Returns to the seed state, durably, and forgets failed-login and PIN-guess counts.
-    pub async fn reset(&self) -> Result<StateView, AccountError> {
-        let seed = self.accounts.seed_state().await?;
-        let view = self
+    /// Returns to the seed state, durably; then forgets failed-login and PIN-guess
+    /// counts and empties the registries. On a failed write nothing is forgotten.
+    pub async fn reset(&self, options: ResetOptions) -> Result<Overview, UserError> {
+        let seed = self.users.seed_state().await?;
+        let overview = self
             .store
             .commit(move |tx| {
-                let view = StateView::of(&seed);
+                let overview = Overview::of(&seed);
                 tx.push(Op::Replace {
                     state: Box::new(seed),
                 });
-                Ok::<_, AccountError>(view)
+                Ok::<_, UserError>(overview)
             })
             .await
             .map_err(flatten)?;
-        self.accounts.clear_failed_logins();
+        self.users.clear_failed_logins();
         self.registration.clear_guesses();
-        Ok(view)
+        for hook in &self.hooks {
+            hook.reset(options);
+        }
+        Ok(overview)
     }
 }

@@ -1,5 +1,11 @@
 //! Rules and services: what the emulated product does, independent of HTTP.
 //! Services talk to the store and the hasher; they never see a request.
+//!
+//! Services: [`users`] (user records, login, tokens), [`two_step`],
+//! [`registration`] (phone registration and its PIN guard) and [`control`] (the
+//! sandbox's state overview and reset). Rules: [`password`], [`pin`]. Supporting
+//! pieces: [`seed`] (the state a fresh or reset server starts from), [`hasher`]
+//! (the bounded argon2id pool) and [`limiter`].
 
 pub mod control;
 pub mod hasher;

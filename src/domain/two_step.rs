@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::hasher::Hasher;
 use super::pin::Pin;
 use super::{flatten, Unavailable};
-use crate::api::timestamps::now_ms;
+use crate::clock::now_ms;
 use crate::secret::Secret;
 use crate::store::state::TwoStepRecord;
 use crate::store::{Op, Store};

@@ -13,10 +13,13 @@ pub mod file;
 pub mod ops;
 pub mod state;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+
+use crate::clock::now_secs;
+use crate::metrics::StateWrites;
 
 pub use file::{FaultHook, OpenError, StateFile, Step};
 pub use ops::Op;
@@ -88,28 +91,8 @@ pub struct Store {
     jobs: Mutex<Option<mpsc::Sender<Msg>>>,
     /// The writer thread, joined on drop so every queued change is finished.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Counters shared with the writer.
-    stats: Arc<Stats>,
-}
-
-/// Writer counters (for metrics and tests).
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Batches made durable (one fsync each, or a snapshot).
-    pub batches: AtomicU64,
-    /// Changes acknowledged as durable.
-    pub changes: AtomicU64,
-    /// Batches whose write failed.
-    pub failures: AtomicU64,
-    /// Total microseconds spent making batches durable.
-    pub write_micros: AtomicU64,
-}
-
-/// Unix time in seconds.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    /// Counters shared with the writer and the metrics registry.
+    stats: Arc<StateWrites>,
 }
 
 impl Store {
@@ -121,7 +104,7 @@ impl Store {
             state.tokens.remove(&digest);
         }
         let live = Arc::new(RwLock::new(state.clone()));
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(StateWrites::default());
         let (jobs, queue) = mpsc::channel::<Msg>();
         let writer = Writer {
             live: Arc::clone(&live),
@@ -142,8 +125,8 @@ impl Store {
         }
     }
 
-    /// Writer counters.
-    pub fn stats(&self) -> &Stats {
+    /// The writer's counters (shared with the metrics registry).
+    pub fn stats(&self) -> &Arc<StateWrites> {
         &self.stats
     }
 
@@ -236,7 +219,7 @@ struct Writer {
     /// When expired tokens were last swept.
     last_prune: std::time::Instant,
     /// Counters.
-    stats: Arc<Stats>,
+    stats: Arc<StateWrites>,
 }
 
 impl Writer {

@@ -1,27 +1,29 @@
-//! Users, login and tokens (SPEC §2): the rules of the real product's user
-//! system, independent of HTTP. Tokens are 256 random bits; only their SHA-256
-//! digest is kept, in memory and on disk.
+//! Users (SPEC §2): the [`Users`] service, which owns the user records, login
+//! and tokens, independent of HTTP. User management lives here; logging in and
+//! out in [`login`]; how tokens are made and stored in [`tokens`].
 
-use std::net::IpAddr;
+pub mod login;
+pub mod tokens;
+
 use std::sync::Arc;
 use std::time::Duration;
-
-use base64::Engine;
-use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 
 use super::hasher::Hasher;
 use super::limiter::Limiter;
 use super::password::{BadUsername, Password, Username, WeakPassword};
+use super::seed::Seed;
 use super::{flatten, Unavailable};
 use crate::config::Settings;
 use crate::secret::Secret;
-use crate::store::state::{Role, TokenRecord, UserRecord, DEFERRED_SEED_HASH};
-use crate::store::{now_secs, Op, State, Store};
+use crate::store::state::{UserRecord, DEFERRED_SEED_HASH};
+use crate::store::{Op, State, Store};
 
-/// Why an account operation was refused.
+/// A user's role: the store's type, re-exported so the edge names it through the domain.
+pub use crate::store::state::Role;
+
+/// Why a users, login or token operation was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum AccountError {
+pub enum UserError {
     /// Wrong or missing credentials (login: 401 with an empty body).
     #[error("bad credentials")]
     BadCredentials,
@@ -51,9 +53,9 @@ pub enum AccountError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<super::hasher::HashError> for AccountError {
+impl From<super::hasher::HashError> for UserError {
     fn from(e: super::hasher::HashError) -> Self {
-        AccountError::Unavailable(e.into())
+        UserError::Unavailable(e.into())
     }
 }
 
@@ -66,31 +68,9 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// Credentials that passed `verify_login`.
+/// The users service: user records, login and tokens.
 #[derive(Debug)]
-pub struct Verified {
-    /// The user.
-    username: String,
-    /// The stored hash the password was verified against.
-    hash: Secret,
-    /// The real hash to store in place of a deferred seed hash.
-    upgrade: Option<Secret>,
-    /// The user must change the password at this login.
-    change_required: bool,
-}
-
-/// A freshly issued token.
-#[derive(Debug)]
-pub struct Issued {
-    /// The token itself; shown to the client once, never stored.
-    pub token: Secret,
-    /// Expiry, Unix seconds.
-    pub expires_at: i64,
-}
-
-/// The accounts service.
-#[derive(Debug)]
-pub struct Accounts {
+pub struct Users {
     /// Durable state.
     store: Arc<Store>,
     /// argon2id pool.
@@ -100,38 +80,15 @@ pub struct Accounts {
     /// Failed logins per client address.
     failed_logins: Limiter,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
-    seed: crate::domain::seed::Seed,
+    seed: Seed,
     /// The seed admin password's hash, made on first use (see `DEFERRED_SEED_HASH`).
     seed_admin_hash: tokio::sync::OnceCell<Secret>,
 }
 
-/// Hex SHA-256 of a token: the key under which the token is stored.
-pub fn token_digest(token: &str) -> String {
-    let mut buf = [0u8; 64];
-    hex_digest(token, &mut buf).to_owned()
-}
-
-/// Writes the hex SHA-256 of `token` into `buf`: the per-request token check needs
-/// no allocation.
-fn hex_digest<'b>(token: &str, buf: &'b mut [u8; 64]) -> &'b str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in Sha256::digest(token.as_bytes()).into_iter().enumerate() {
-        buf[2 * i] = HEX[usize::from(b >> 4)];
-        buf[2 * i + 1] = HEX[usize::from(b & 15)];
-    }
-    std::str::from_utf8(buf).unwrap_or_default()
-}
-
-fn new_token() -> Secret {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-impl Accounts {
+impl Users {
     /// Builds the service from the `[auth]` and `[account]` settings.
-    pub fn new(store: Arc<Store>, hasher: Arc<Hasher>, settings: &Settings) -> Accounts {
-        Accounts {
+    pub fn new(store: Arc<Store>, hasher: Arc<Hasher>, settings: &Settings) -> Users {
+        Users {
             store,
             hasher,
             ttl_secs: settings.auth.token_ttl_secs as i64,
@@ -140,13 +97,13 @@ impl Accounts {
                 Duration::from_secs(3600),
                 settings.auth.login_limiter_capacity as usize,
             ),
-            seed: crate::domain::seed::Seed::from_settings(settings),
+            seed: Seed::from_settings(settings),
             seed_admin_hash: tokio::sync::OnceCell::new(),
         }
     }
 
     /// The stored hash to verify against, making the seed admin's on first use.
-    async fn real_hash(&self, stored: Secret) -> Result<Secret, AccountError> {
+    async fn real_hash(&self, stored: Secret) -> Result<Secret, UserError> {
         if stored.expose() != DEFERRED_SEED_HASH {
             return Ok(stored);
         }
@@ -158,13 +115,13 @@ impl Accounts {
     }
 
     /// Uses `seed` (a loaded seed file) instead of the settings' seed.
-    pub fn with_seed(mut self, seed: crate::domain::seed::Seed) -> Accounts {
+    pub fn with_seed(mut self, seed: Seed) -> Users {
         self.seed = seed;
         self
     }
 
     /// The seed state, with fresh hashes of its passwords and PIN.
-    pub async fn seed_state(&self) -> Result<State, AccountError> {
+    pub async fn seed_state(&self) -> Result<State, UserError> {
         Ok(self.seed.state(&self.hasher).await?)
     }
 
@@ -173,156 +130,24 @@ impl Accounts {
         self.failed_logins.len()
     }
 
-    /// Forgets all failed-login counts (sandbox reset).
+    /// Forgets all failed-login counts (control-plane reset).
     pub fn clear_failed_logins(&self) {
         self.failed_logins.clear();
     }
 
-    /// The user holding `token`, if it is known and not expired. The lookup is by
-    /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
-    pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let mut buf = [0u8; 64];
-        let digest = hex_digest(token, &mut buf);
-        let now = now_secs();
-        self.store.read(|state| {
-            let record = state.tokens.get(digest)?;
-            if record.expires_at <= now {
-                return None;
-            }
-            let user = state.users.get(&record.username)?;
-            Some(Principal {
-                username: record.username.clone(),
-                role: user.role,
-            })
-        })
-    }
-
-    /// `POST /v1/users/login`, first half: checks the Basic credentials (and the
-    /// failed-login limit) before anything else about the request is looked at.
-    pub async fn verify_login(
-        &self,
-        client: IpAddr,
-        username: &str,
-        password: Secret,
-    ) -> Result<Verified, AccountError> {
-        if self.failed_logins.is_blocked(client) {
-            return Err(AccountError::RateLimited);
-        }
-        let stored = self.store.read(|s| s.users.get(username).cloned());
-        let hash = match &stored {
-            Some(user) => Some(self.real_hash(user.password_hash.clone()).await?),
-            None => None,
-        };
-        // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
-        if !self.hasher.verify(password, hash.clone()).await? {
-            self.failed_logins.record(client);
-            return Err(AccountError::BadCredentials);
-        }
-        let (Some(user), Some(hash)) = (stored, hash) else {
-            return Err(AccountError::BadCredentials);
-        };
-        let deferred = user.password_hash != hash;
-        Ok(Verified {
-            username: username.to_owned(),
-            upgrade: deferred.then_some(hash),
-            hash: user.password_hash,
-            change_required: user.password_change_required,
-        })
-    }
-
-    /// `POST /v1/users/login`, second half: applies a password change if asked
-    /// (`new_password` is `None` when absent or empty) and issues a token.
-    pub async fn issue_token(
-        &self,
-        verified: Verified,
-        new_password: Option<&str>,
-    ) -> Result<Issued, AccountError> {
-        let new_hash = match new_password {
-            Some(p) => {
-                let p = Password::parse(p)?;
-                Some(self.hasher.hash(Secret::new(p.expose())).await?)
-            }
-            None if verified.change_required => return Err(AccountError::PasswordChangeRequired),
-            None => None,
-        };
-        let token = new_token();
-        let expires_at = now_secs() + self.ttl_secs;
-        let digest = token_digest(token.expose());
-        let Verified {
-            username,
-            hash,
-            upgrade,
-            ..
-        } = verified;
-        self.store
-            .commit(move |tx| {
-                let mut user = tx
-                    .state()
-                    .users
-                    .get(&username)
-                    .cloned()
-                    .ok_or(AccountError::BadCredentials)?;
-                // The password changed (or the user was recreated) since it was verified.
-                if user.password_hash != hash {
-                    return Err(AccountError::BadCredentials);
-                }
-                if let Some(hash) = new_hash {
-                    user.password_hash = hash;
-                    user.password_change_required = false;
-                    tx.push(Op::PutUser {
-                        username: username.clone(),
-                        user,
-                    });
-                } else if let Some(hash) = upgrade {
-                    user.password_hash = hash;
-                    tx.push(Op::PutUser {
-                        username: username.clone(),
-                        user,
-                    });
-                }
-                let token = TokenRecord {
-                    username,
-                    expires_at,
-                };
-                tx.push(Op::PutToken { digest, token });
-                Ok(())
-            })
-            .await
-            .map_err(flatten)?;
-        Ok(Issued { token, expires_at })
-    }
-
-    /// `POST /v1/users/logout`: revokes `token`.
-    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
-        let digest = token_digest(token);
-        self.store
-            .commit(move |tx| {
-                if tx.state().tokens.contains_key(&digest) {
-                    tx.push(Op::DeleteToken { digest });
-                }
-                Ok(())
-            })
-            .await
-            .map_err(flatten)
-    }
-
     /// `POST /v1/users`: creates a `ROLE_USER` user who needs no password change.
-    pub async fn create_user(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<String, AccountError> {
+    pub async fn create_user(&self, username: &str, password: &str) -> Result<String, UserError> {
         let username = Username::parse(username)?;
         let password = Password::parse(password)?;
         if self.store.read(|s| s.users.contains_key(username.as_str())) {
-            return Err(AccountError::UserExists);
+            return Err(UserError::UserExists);
         }
         let hash = self.hasher.hash(Secret::new(password.expose())).await?;
         let name = username.as_str().to_owned();
         self.store
             .commit(move |tx| {
                 if tx.state().users.contains_key(&name) {
-                    return Err(AccountError::UserExists);
+                    return Err(UserError::UserExists);
                 }
                 let user = UserRecord {
                     role: Role::User,
@@ -345,13 +170,9 @@ impl Accounts {
     }
 
     /// `PUT /v1/users/{name}`: sets a new password.
-    pub async fn change_password(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<(), AccountError> {
+    pub async fn change_password(&self, username: &str, password: &str) -> Result<(), UserError> {
         if self.user_role(username).is_none() {
-            return Err(AccountError::UserNotFound);
+            return Err(UserError::UserNotFound);
         }
         let password = Password::parse(password)?;
         let hash = self.hasher.hash(Secret::new(password.expose())).await?;
@@ -363,7 +184,7 @@ impl Accounts {
                     .users
                     .get(&name)
                     .cloned()
-                    .ok_or(AccountError::UserNotFound)?;
+                    .ok_or(UserError::UserNotFound)?;
                 user.password_hash = hash;
                 user.password_change_required = false;
                 tx.push(Op::PutUser {
@@ -377,44 +198,20 @@ impl Accounts {
     }
 
     /// `DELETE /v1/users/{name}`: removes the user and revokes all their tokens.
-    pub async fn delete_user(&self, username: &str) -> Result<(), AccountError> {
+    pub async fn delete_user(&self, username: &str) -> Result<(), UserError> {
         if username == "admin" {
-            return Err(AccountError::AdminUndeletable);
+            return Err(UserError::AdminUndeletable);
         }
         let name = username.to_owned();
         self.store
             .commit(move |tx| {
                 if !tx.state().users.contains_key(&name) {
-                    return Err(AccountError::UserNotFound);
+                    return Err(UserError::UserNotFound);
                 }
                 tx.push(Op::DeleteUser { username: name });
                 Ok(())
             })
             .await
             .map_err(flatten)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_digests_are_hex_sha256() {
-        assert_eq!(
-            token_digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn tokens_are_url_safe_and_256_bits() {
-        let t = new_token();
-        assert_eq!(t.expose().len(), 43);
-        assert!(t
-            .expose()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_ne!(new_token(), t);
     }
 }
