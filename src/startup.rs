@@ -26,7 +26,7 @@ use crate::domain::seed::{Seed, SeedError};
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
 use crate::metrics::Metrics;
-use crate::store::{FaultHook, OpenError, StateFile, Store};
+use crate::store::{FailHook, OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.
 #[derive(Debug, thiserror::Error)]
@@ -163,10 +163,10 @@ impl App {
     }
 
     /// Makes the state file's write path fail where `hook` says (tests only: the
-    /// disk-fault tests drive every step of the write path through HTTP).
+    /// disk write-failure tests drive every step of the write path through HTTP).
     #[doc(hidden)]
-    pub fn inject_disk_faults(&self, hook: FaultHook) {
-        self.store.set_fault_hook(hook);
+    pub fn inject_write_failures(&self, hook: FailHook) {
+        self.store.set_fail_hook(hook);
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight

@@ -22,9 +22,9 @@ use super::state::State;
 /// Smallest log size that triggers a snapshot, so small states do not rewrite often.
 const MIN_LOG_BYTES: u64 = 1 << 20;
 
-/// A step of the write path, for fault injection in tests.
+/// A step of the write path: where a test can make a state write fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum WriteStep {
     /// Create the snapshot's temp file.
     CreateTemp,
     /// Write the temp file.
@@ -41,8 +41,9 @@ pub enum Step {
     SyncLog,
 }
 
-/// Called before each step; an error makes that step fail (tests only).
-pub type FaultHook = Arc<dyn Fn(Step) -> std::io::Result<()> + Send + Sync>;
+/// Called before each write step; an error makes that step fail (tests only).
+/// Disk write failures, not to be confused with the control plane's HTTP faults.
+pub type FailHook = Arc<dyn Fn(WriteStep) -> std::io::Result<()> + Send + Sync>;
 
 /// Why the state could not be opened at start-up. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,8 @@ pub struct StateFile {
     /// Identity of the snapshot and log we wrote; if a path names another file
     /// (the directory was replaced), the next batch writes a fresh snapshot.
     ids: Option<(FileId, FileId)>,
-    /// Test-only fault injection.
-    faults: Option<FaultHook>,
+    /// Test-only write failures.
+    fail_hook: Option<FailHook>,
     /// Held for the life of the process: the OS releases it on exit, even on SIGKILL.
     _lock: File,
 }
@@ -253,19 +254,19 @@ impl StateFile {
             log_len: valid_len as u64,
             snapshot_len,
             ids,
-            faults: None,
+            fail_hook: None,
             _lock: lock,
         };
         Ok((file, state))
     }
 
-    /// Installs a fault hook (tests only).
-    pub fn set_fault_hook(&mut self, hook: FaultHook) {
-        self.faults = Some(hook);
+    /// Installs a write-failure hook (tests only).
+    pub fn set_fail_hook(&mut self, hook: FailHook) {
+        self.fail_hook = Some(hook);
     }
 
-    fn check(&self, step: Step) -> std::io::Result<()> {
-        match &self.faults {
+    fn check(&self, step: WriteStep) -> std::io::Result<()> {
+        match &self.fail_hook {
             Some(hook) => hook(step),
             None => Ok(()),
         }
@@ -302,11 +303,11 @@ impl StateFile {
         let Some(log) = self.log.as_mut() else {
             return Err(std::io::Error::other("no change log open"));
         };
-        let faults = self.faults.clone();
-        let check = |step| faults.as_ref().map_or(Ok(()), |hook| hook(step));
-        let result = check(Step::AppendLog)
+        let fail_hook = self.fail_hook.clone();
+        let check = |step| fail_hook.as_ref().map_or(Ok(()), |hook| hook(step));
+        let result = check(WriteStep::AppendLog)
             .and_then(|()| log.write_all(&line))
-            .and_then(|()| check(Step::SyncLog))
+            .and_then(|()| check(WriteStep::SyncLog))
             .and_then(|()| log.sync_data());
         match result {
             Ok(()) => {
@@ -368,13 +369,13 @@ impl StateFile {
     /// temp → write → fsync → rename → fsync dir. The flag tells whether the rename happened.
     fn write_snapshot(&self, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
         let before_rename = || -> std::io::Result<()> {
-            self.check(Step::CreateTemp)?;
+            self.check(WriteStep::CreateTemp)?;
             let mut file = open_private(&self.tmp, true)?;
-            self.check(Step::WriteTemp)?;
+            self.check(WriteStep::WriteTemp)?;
             file.write_all(bytes)?;
-            self.check(Step::SyncTemp)?;
+            self.check(WriteStep::SyncTemp)?;
             file.sync_all()?;
-            self.check(Step::Rename)?;
+            self.check(WriteStep::Rename)?;
             std::fs::rename(&self.tmp, &self.path)
         };
         if let Err(e) = before_rename() {
@@ -382,7 +383,7 @@ impl StateFile {
             return Err((e, false));
         }
         // The rename is durable only once the directory entry is.
-        self.check(Step::SyncDir)
+        self.check(WriteStep::SyncDir)
             .and_then(|()| File::open(&self.dir)?.sync_all())
             .map_err(|e| (e, true))
     }

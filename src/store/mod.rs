@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use crate::clock::now_secs;
 use crate::metrics::StateWrites;
 
-pub use file::{FaultHook, OpenError, StateFile, Step};
+pub use file::{FailHook, OpenError, StateFile, WriteStep};
 pub use ops::Op;
 pub use state::State;
 
@@ -74,8 +74,8 @@ type Job = Box<dyn FnOnce(&State) -> Prepared + Send>;
 enum Msg {
     /// A change.
     Job(Job),
-    /// A disk fault hook to install (tests only).
-    Faults(FaultHook),
+    /// A write-failure hook to install (tests only).
+    FailHook(FailHook),
 }
 
 /// How often expired tokens are swept out (with the next change).
@@ -195,10 +195,10 @@ impl Store {
             .map_err(|_| CommitError::Io(std::io::Error::other("the state writer has stopped")))?
     }
 
-    /// Installs a disk fault hook on the writer (tests only); it applies from the
+    /// Installs a write-failure hook on the writer (tests only); it applies from the
     /// next batch on.
-    pub fn set_fault_hook(&self, hook: FaultHook) {
-        let _ = self.send(Msg::Faults(hook));
+    pub fn set_fail_hook(&self, hook: FailHook) {
+        let _ = self.send(Msg::FailHook(hook));
     }
 }
 
@@ -230,9 +230,9 @@ impl Writer {
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Job(job) => batch.push(job),
-                    Msg::Faults(hook) => {
+                    Msg::FailHook(hook) => {
                         if let Some(file) = self.file.as_mut() {
-                            file.set_fault_hook(hook);
+                            file.set_fail_hook(hook);
                         }
                     }
                 }
