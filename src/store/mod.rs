@@ -9,6 +9,7 @@
 //! waiter. A failed write answers every change of the batch with the error and
 //! leaves the published state untouched (SPEC §8).
 
+pub mod fail;
 pub mod file;
 pub mod ops;
 pub mod state;
@@ -21,7 +22,8 @@ use std::thread::JoinHandle;
 use crate::clock::now_secs;
 use crate::metrics::StateWrites;
 
-pub use file::{FailHook, OpenError, StateFile, WriteStep};
+pub use fail::{FailHook, WriteStep};
+pub use file::{OpenError, StateFile};
 pub use ops::Op;
 pub use state::State;
 
