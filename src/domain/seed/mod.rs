@@ -8,7 +8,7 @@
 //! and checked once, at start, with the API's own rules (`Username`, `Password`,
 //! `Pin`); a bad file is a configuration error (exit 2). No error message carries
 //! a password or PIN: parse errors are reported by position and key, never with
-//! the offending text. The file's shape and parsing are in [`file`].
+//! the offending text. The file's shape and parsing are in [`file`](mod@file).
 
 pub mod file;
 
