@@ -1,4 +1,4 @@
-//! The metrics registry: the counters behind `GET /metrics` (SPEC §10), in one
+//! The metrics registry: the counters behind `GET /metrics`, in one
 //! place outside the HTTP edge. The edge records each answered request here; the
 //! store and the argon2 pool count into the [`StateWrites`] and [`Argon2`]
 //! blocks they share with the registry. Rendering the Prometheus text is the

@@ -59,7 +59,7 @@ impl Code {
         Code::InvalidRequest,
     ];
 
-    /// The table: the default status and the fixed title of each code.
+    /// The table: the default status (SPEC §1 table) and the fixed title of each code.
     const fn entry(self) -> (StatusCode, &'static str) {
         match self {
             Code::ResourceExists => (StatusCode::CONFLICT, "Resource already exists"),
@@ -97,7 +97,8 @@ impl Code {
     }
 
     /// The code the server pairs with `status` (an injected fault that names only
-    /// a status gets it): 1014 for a status the server never sends with a code.
+    /// a status gets it): the one the server uses with that status (SPEC §1
+    /// table), else 1014.
     pub fn for_status(status: u16) -> Code {
         match status {
             400 | 413 => Code::InvalidParameter,

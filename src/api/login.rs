@@ -1,4 +1,4 @@
-//! `POST /v1/users/login` and `POST /v1/users/logout` (SPEC §2).
+//! `POST /v1/users/login` and `POST /v1/users/logout`.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

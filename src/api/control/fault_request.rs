@@ -1,4 +1,4 @@
-//! Reading a `POST /__sandbox/faults` body (SPEC §6) into a [`Fault`]: which keys
+//! Reading a `POST /__sandbox/faults` body into a [`Fault`]: which keys
 //! are allowed, their ranges, and the defaults (a missing status or code comes
 //! from the other through the code table in `api::error`).
 

@@ -1,4 +1,4 @@
-//! Logging in and out (SPEC §2): Basic credentials against the stored argon2id
+//! Logging in and out: Basic credentials against the stored argon2id
 //! hash, the failed-login limit, the forced password change, and bearer tokens
 //! checked on every request.
 
