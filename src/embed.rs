@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, Settings};
-use crate::seed::{Seed, SeedError};
+use crate::domain::seed::{Seed, SeedError};
 use crate::startup::{App, StartupError};
 
 /// A running in-process server. Dropping it stops the server (in-flight requests

@@ -4,23 +4,42 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: **HTTP edge → services → store**.
-//! - [`api`]: routes, extractors, status codes and the WhatsApp envelope.
-//! - [`domain`]: the product's rules (PIN, passwords, login, tokens, two-step)
-//!   and the bounded argon2id pool.
-//! - [`store`]: the state, committed durably (fsync) before it becomes visible.
-//! - [`config`] and [`cli`]: settings, layered defaults < file < env < flags.
-//! - [`startup`]: wiring and the accept loop; [`telemetry`]: logs.
-//! - [`seed`]: the state a fresh or reset server starts from (settings + seed file).
-//! - [`embed`]: [`Sandbox`], the server started inside a Rust test process.
+//! Data flows one way: **HTTP edge → services → store**, and `use crate::…`
+//! edges only point down this list:
+//!
+//! 1. Entry points: `main.rs` (the binary), [`cli`] (its flags), [`startup`]
+//!    (wiring and the accept loop) and [`embed`] ([`Sandbox`], the server started
+//!    inside a Rust test process). They may use everything below.
+//! 2. [`api`], the HTTP edge: routes, extractors, the error code table
+//!    (`api::error`), the WhatsApp envelope, wire formats, and the control plane
+//!    `/__sandbox/...` (`api::control`, with its fault and journal registries).
+//!    It reaches the store only through `domain` (e.g. `domain::users::Role`).
+//! 3. [`domain`], the product's rules and services: users and login, two-step,
+//!    phone registration, the control plane's state overview and reset
+//!    (`domain::control`), the seed (`domain::seed`), and the bounded argon2id pool.
+//! 4. [`store`]: the state, committed durably (fsync) before it becomes visible.
+//!
+//! Leaf utilities, usable from any layer and importing none of the layers:
+//! [`clock`] (the one wall clock), [`metrics`] (the registry behind `/metrics`:
+//! the store and the argon2 pool count into it, `api` renders it), [`secret`]
+//! (redacted strings), [`config`] (settings, layered defaults < file < env <
+//! flags; it reads [`cli`]'s flag struct, the one edge from a leaf to an entry
+//! point, since the flags are the top settings layer) and [`telemetry`] (logs).
+//!
+//! Names mean one thing each: `Sandbox` is only the embedded server; the
+//! control-plane service is `domain::control::Control`; "faults" are only the
+//! control plane's injected HTTP faults (`api::control::faults`), while disk
+//! write failures in tests are `store::WriteStep` / `store::FailHook`;
+//! "users" is user records and login, "registration" the phone number's.
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod embed;
+pub mod metrics;
 pub mod secret;
-pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

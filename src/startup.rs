@@ -14,19 +14,19 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::api::control::faults::Faults;
+use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
-use crate::api::faults::Faults;
-use crate::api::journal::Journal;
-use crate::api::metrics::Metrics;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
-use crate::domain::accounts::Accounts;
+use crate::domain::control::Control;
 use crate::domain::hasher::{HashError, Hasher};
 use crate::domain::registration::Registration;
-use crate::domain::sandbox::Sandbox;
+use crate::domain::seed::{Seed, SeedError};
 use crate::domain::two_step::TwoStep;
-use crate::seed::{Seed, SeedError};
-use crate::store::{FaultHook, OpenError, StateFile, Store};
+use crate::domain::users::Users;
+use crate::metrics::Metrics;
+use crate::store::{FailHook, OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.
 #[derive(Debug, thiserror::Error)]
@@ -101,25 +101,32 @@ impl App {
             None => seed.state(&hasher).await?,
         };
         let store = Arc::new(Store::new(file, state));
-        let store_handle = store.clone();
-        let accounts =
-            Arc::new(Accounts::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
+        let metrics = Arc::new(Metrics::new(
+            hasher.counters().clone(),
+            store.stats().clone(),
+        ));
+        let users = Arc::new(Users::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
         let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
         let registration = Arc::new(Registration::new(
             store.clone(),
             two_step.clone(),
             &settings.account,
         ));
-        let metrics = Arc::new(Metrics::new(
-            hasher.clone(),
-            store_handle.clone(),
-            accounts.clone(),
-        ));
+        // The journal is part of the control plane: without it, nothing to record.
+        let journal = Arc::new(Journal::new(if settings.control.enabled {
+            settings.control.journal_capacity as usize
+        } else {
+            0
+        }));
+        let faults = Arc::new(Faults::new());
+        let control = Control::new(store.clone(), users.clone(), registration.clone())
+            .on_reset(faults.clone())
+            .on_reset(journal.clone());
         let state = AppState {
+            users,
             two_step,
-            registration: registration.clone(),
-            sandbox: Arc::new(Sandbox::new(store, accounts.clone(), registration.clone())),
-            accounts,
+            control: Arc::new(control),
+            registration,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,
@@ -128,13 +135,8 @@ impl App {
                 control_enabled: settings.control.enabled,
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
             }),
-            // The journal is part of the control plane: without it, nothing to record.
-            journal: Arc::new(Journal::new(if settings.control.enabled {
-                settings.control.journal_capacity as usize
-            } else {
-                0
-            })),
-            faults: Arc::new(Faults::new()),
+            journal,
+            faults,
             metrics,
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
@@ -144,7 +146,7 @@ impl App {
             local_addr,
             header_read_timeout: Duration::from_secs(settings.server.header_read_timeout_secs),
             shutdown_grace: Duration::from_secs(settings.server.shutdown_grace_secs),
-            store: store_handle,
+            store,
         })
     }
 
@@ -161,10 +163,10 @@ impl App {
     }
 
     /// Makes the state file's write path fail where `hook` says (tests only: the
-    /// disk-fault tests drive every step of the write path through HTTP).
+    /// disk write-failure tests drive every step of the write path through HTTP).
     #[doc(hidden)]
-    pub fn inject_disk_faults(&self, hook: FaultHook) {
-        self.store.set_fault_hook(hook);
+    pub fn inject_write_failures(&self, hook: FailHook) {
+        self.store.set_fail_hook(hook);
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight

@@ -9,11 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 
-use super::envelope::ApiError;
+use super::error::ApiError;
 use super::AppState;
-use crate::domain::accounts::Principal;
+use crate::domain::users::{Principal, Role};
 use crate::secret::Secret;
-use crate::store::state::Role;
 
 /// The user behind a valid `Authorization: Bearer <token>`.
 #[derive(Debug)]
@@ -32,9 +31,10 @@ pub struct Admin(pub Caller);
 #[derive(Debug)]
 pub struct HealthCaller;
 
-/// A request that passed the control-plane token check.
+/// A request that passed the control-plane token check (`control.token`), or
+/// any request when no token is set.
 #[derive(Debug)]
-pub struct Control;
+pub struct ControlCaller;
 
 /// The token of `Authorization: Bearer <token>`. The scheme word is matched
 /// case-sensitively, as the real server did (reference §1.1).
@@ -85,7 +85,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
         let principal = state
-            .accounts
+            .users
             .authenticate(token)
             .ok_or_else(ApiError::unauthenticated)?;
         Ok(Caller {
@@ -128,16 +128,16 @@ impl FromRequestParts<AppState> for HealthCaller {
     }
 }
 
-impl FromRequestParts<AppState> for Control {
+impl FromRequestParts<AppState> for ControlCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let required = &state.edge.control_token;
         if required.is_empty() {
-            return Ok(Control);
+            return Ok(ControlCaller);
         }
         match bearer(&parts.headers) {
-            Some(token) if required.ct_eq(token) => Ok(Control),
+            Some(token) if required.ct_eq(token) => Ok(ControlCaller),
             _ => Err(ApiError::unauthenticated()),
         }
     }

@@ -1,5 +1,6 @@
 //! The WhatsApp response envelope (SPEC §1): `meta` on every body, the error
-//! shape with fixed titles, and the three forms of "empty success".
+//! shape with fixed titles (from the code table in `error`), and the three forms
+//! of "empty success".
 //!
 //! Handlers and extractors do not know `meta` (it comes from config), so they
 //! return a status plus a `Render` marker in the response extensions; the `render`
@@ -11,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::error::{title, ApiError};
 use crate::config::EmptySuccess;
-use crate::domain::Unavailable;
 
 /// What the `render` middleware must write as the body.
 #[derive(Debug, Clone)]
@@ -28,124 +29,6 @@ pub enum Render {
     Payload(Vec<u8>),
     /// An empty success in the configured form.
     Empty,
-}
-
-/// The fixed title of each error code the server emits (reference §3).
-pub fn title(code: u16) -> &'static str {
-    match code {
-        1004 => "Resource already exists",
-        1005 => "Access denied",
-        1006 => "Resource not found",
-        1008 => "Required parameter is missing",
-        1009 => "Parameter value is not valid",
-        1010 => "Parameter is not required",
-        1014 => "Internal error",
-        1015 => "Too many requests",
-        1016 => "System overloaded",
-        1024 => "Password change required",
-        1025 => "Request is not valid",
-        _ => "Generic error",
-    }
-}
-
-/// The one error type of the HTTP edge: a status, a WhatsApp code and optional details.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// WhatsApp error code.
-    pub code: u16,
-    /// Details, omitted from the body when `None`.
-    pub details: Option<Cow<'static, str>>,
-}
-
-impl ApiError {
-    /// An error with details.
-    pub fn new(status: StatusCode, code: u16, details: impl Into<Cow<'static, str>>) -> Self {
-        ApiError {
-            status,
-            code,
-            details: Some(details.into()),
-        }
-    }
-
-    /// 400 / 1008 for a missing parameter.
-    pub fn missing(param: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            1008,
-            format!("Missing mandatory parameter '{param}'"),
-        )
-    }
-
-    /// 400 / 1009 with the given details.
-    pub fn invalid(details: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 1009, details)
-    }
-
-    /// 401 / 1005: no, malformed, unknown, expired or revoked credentials.
-    pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            1005,
-            "Missing or invalid authentication credentials",
-        )
-    }
-
-    /// 403 / 1005 with the given details.
-    pub fn forbidden(details: &'static str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, 1005, details)
-    }
-
-    /// 404 / 1006 for a path no route serves.
-    pub fn path_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 1006, "URL path not found")
-    }
-
-    /// 500 / 1014 without details: the cause is logged, never sent.
-    pub fn internal() -> Self {
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: 1014,
-            details: None,
-        }
-    }
-
-    /// 413 / 1009 for a body over the limit.
-    pub fn too_large(limit: u64) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            1009,
-            format!("Request body exceeds {limit} bytes"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = self.status.into_response();
-        resp.extensions_mut().insert(Render::Error {
-            code: self.code,
-            details: self.details,
-        });
-        resp
-    }
-}
-
-impl From<Unavailable> for ApiError {
-    fn from(e: Unavailable) -> Self {
-        match e {
-            Unavailable::Overloaded => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                1016,
-                "Too many requests are waiting for password hashing; retry later",
-            ),
-            other => {
-                tracing::error!(error = %other, "request failed");
-                ApiError::internal()
-            }
-        }
-    }
 }
 
 /// A success whose body is `payload` plus `meta`.

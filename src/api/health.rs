@@ -11,7 +11,7 @@ use super::AppState;
 
 /// `GET /v1/health`: `connected`, or `unregistered` while the number is not registered.
 pub async fn health(State(state): State<AppState>, _caller: HealthCaller) -> Payload<Value> {
-    let status = if state.sandbox.registered() {
+    let status = if state.registration.is_registered() {
         "connected"
     } else {
         "unregistered"

@@ -12,12 +12,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::envelope::{ApiError, Render, Wire};
-use super::faults::Faults;
-use super::journal::{is_journaled, Entry, Journal};
-use super::metrics::Metrics;
+use super::control::faults::Faults;
+use super::control::journal::{is_journaled, Entry, Journal};
+use super::envelope::{Render, Wire};
+use super::error::{ApiError, Code};
 use super::route_tag::RouteTag;
-use crate::domain::clock::now_ms;
+use crate::clock::now_ms;
+use crate::metrics::Metrics;
 
 const X_REQUEST_ID: &str = "x-request-id";
 
@@ -51,7 +52,7 @@ pub struct Edge {
     pub journal: Arc<Journal>,
     /// Injected faults.
     pub faults: Arc<Faults>,
-    /// Request counters.
+    /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// `server.request_timeout_secs`.
     pub timeout: Duration,
@@ -87,9 +88,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
     };
     let mut resp = match tokio::time::timeout(edge.timeout, serve).await {
         Ok(resp) => resp,
-        Err(_) => {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, 1014, "Request timed out").into_response()
-        }
+        Err(_) => ApiError::timed_out().into_response(),
     };
     render(&edge.wire, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -128,7 +127,7 @@ fn render(wire: &Wire, resp: &mut Response) {
         // The real server answered a wrong method with 405 and code 1014, no
         // details (reference §6); axum has already set the `Allow` header.
         None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => Render::Error {
-            code: 1014,
+            code: Code::Internal.number(),
             details: None,
         },
         None => return,

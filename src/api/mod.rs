@@ -1,19 +1,30 @@
 //! The HTTP edge: routes, extractors, status codes and envelopes. No file I/O and
-//! no hashing here; handlers call the domain services and map their errors.
+//! no hashing here; handlers call the domain services, and domain errors become
+//! [`error::ApiError`]s through `From`, so handlers use `?`.
+//!
+//! - The emulated `/v1` API, one file per resource: [`login`], [`users`],
+//!   [`two_step`], [`registration`], [`health`].
+//! - The sandbox's own surface: [`control`] (`/__sandbox/...`), [`metrics`]
+//!   (`/metrics`), [`openapi`].
+//! - Shared edge pieces: [`error`] (the code table and `ApiError`), [`envelope`]
+//!   (`meta`, the error body, empty success), [`auth`] (who is calling),
+//!   [`params`] and [`path`] (reading requests), [`timestamps`] (time formats on
+//!   the wire), [`middleware`] and [`route_tag`] (the layers).
 
-pub mod account;
 pub mod auth;
+pub mod control;
 pub mod envelope;
-pub mod faults;
+pub mod error;
 pub mod health;
-pub mod journal;
+pub mod login;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod path;
+pub mod registration;
 pub mod route_tag;
-pub mod sandbox;
+pub mod timestamps;
 pub mod two_step;
 pub mod users;
 
@@ -25,12 +36,17 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::domain::accounts::Accounts;
+use crate::domain::control::Control;
 use crate::domain::registration::Registration;
-use crate::domain::sandbox::Sandbox;
 use crate::domain::two_step::TwoStep;
+use crate::domain::users::Users;
+use crate::metrics::Metrics;
 use crate::secret::Secret;
-use envelope::{ApiError, Wire};
+use control::faults::Faults;
+use control::handlers as ctl;
+use control::journal::Journal;
+use envelope::Wire;
+use error::ApiError;
 
 /// Settings the edge itself needs.
 #[derive(Debug)]
@@ -53,21 +69,21 @@ pub struct EdgeConfig {
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// Users, login, tokens.
-    pub accounts: Arc<Accounts>,
+    pub users: Arc<Users>,
     /// Two-step verification.
     pub two_step: Arc<TwoStep>,
-    /// Control plane.
-    pub sandbox: Arc<Sandbox>,
-    /// Registration.
+    /// The control plane's state overview and reset.
+    pub control: Arc<Control>,
+    /// Phone registration.
     pub registration: Arc<Registration>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).
-    pub journal: Arc<journal::Journal>,
+    pub journal: Arc<Journal>,
     /// Injected faults (control plane).
-    pub faults: Arc<faults::Faults>,
-    /// Request counters for `/metrics`.
-    pub metrics: Arc<metrics::Metrics>,
+    pub faults: Arc<Faults>,
+    /// The metrics registry behind `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 async fn not_found() -> ApiError {
@@ -77,8 +93,8 @@ async fn not_found() -> ApiError {
 /// The route table with its layers.
 pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
     let mut routes = Router::new()
-        .route("/v1/users/login", post(users::login))
-        .route("/v1/users/logout", post(users::logout))
+        .route("/v1/users/login", post(login::login))
+        .route("/v1/users/logout", post(login::logout))
         .route("/v1/users", post(users::create))
         .route(
             "/v1/users/{username}",
@@ -88,22 +104,24 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
             "/v1/settings/account/two-step",
             post(two_step::enable).delete(two_step::disable),
         )
-        .route("/v1/account", post(account::register))
-        .route("/v1/account/verify", post(account::verify))
+        .route("/v1/account", post(registration::register))
+        .route("/v1/account/verify", post(registration::verify))
         .route("/v1/health", get(health::health))
         .route("/__sandbox/health", get(health::ready))
         .route("/metrics", get(metrics::metrics));
     if state.edge.control_enabled {
         routes = routes
-            .route("/__sandbox/state", get(sandbox::state))
-            .route("/__sandbox/reset", post(sandbox::reset))
+            .route("/__sandbox/state", get(ctl::state))
+            .route("/__sandbox/reset", post(ctl::reset))
             .route(
                 "/__sandbox/requests",
-                get(journal::list).delete(journal::clear),
+                get(ctl::list_requests).delete(ctl::clear_requests),
             )
             .route(
                 "/__sandbox/faults",
-                get(faults::list).post(faults::create).delete(faults::clear),
+                get(ctl::list_faults)
+                    .post(ctl::create_fault)
+                    .delete(ctl::clear_faults),
             )
             .route("/__sandbox/openapi.json", get(openapi::document));
     }

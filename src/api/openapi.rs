@@ -5,14 +5,14 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::Control;
+use super::auth::ControlCaller;
 
 /// The checked-in document, verbatim.
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
 /// `GET /__sandbox/openapi.json`. On the control plane like the rest of
 /// `/__sandbox` (same token rule), though it holds nothing secret.
-pub async fn document(_c: Control) -> Response {
+pub async fn document(_c: ControlCaller) -> Response {
     let mut resp = DOCUMENT.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -2,11 +2,11 @@
 //! body limit (413 / 1009) and malformed JSON (400 / 1025). Nothing else reads bodies.
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
-use super::envelope::ApiError;
+use super::error::{ApiError, Code};
 use super::AppState;
 
 /// The parameters of a request: an empty map when there are none.
@@ -52,16 +52,14 @@ pub fn decode(kind: BodyKind, body: &[u8]) -> Result<Map<String, Value>, ApiErro
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Ok(Map::new()),
             Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                1025,
+                Code::InvalidRequest,
                 format!("Unable to decode the request: {e}"),
             )),
         },
         BodyKind::Form => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    1025,
+                    Code::InvalidRequest,
                     format!("Unable to decode the request: {e}"),
                 )
             })?;
@@ -105,8 +103,7 @@ impl Params {
             }
             Err(_) => {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    1025,
+                    Code::InvalidRequest,
                     "Unable to decode the request: the body could not be read",
                 ))
             }

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::auth::Admin;
-use super::envelope::{ApiError, Empty};
+use super::envelope::Empty;
+use super::error::ApiError;
 use super::params::Params;
 use super::AppState;
 use crate::domain::pin::Pin;
@@ -16,7 +17,7 @@ pub async fn enable(
     params: Params,
 ) -> Result<Empty, ApiError> {
     let value = params.get("pin").ok_or_else(|| ApiError::missing("pin"))?;
-    let pin = Pin::from_json(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let pin = Pin::from_json(value)?;
     state.two_step.enable(pin).await?;
     Ok(Empty(StatusCode::OK))
 }

@@ -5,7 +5,7 @@
 //! `max_queue` requests already wait for a slot, the next gets `Overloaded` at
 //! once (503 / 1016) instead of queueing without bound.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -14,6 +14,7 @@ use rand_core::OsRng;
 use tokio::sync::Semaphore;
 
 use crate::config::Argon2Settings;
+use crate::metrics;
 use crate::secret::Secret;
 
 /// Why a hashing job did not run.
@@ -34,8 +35,6 @@ pub struct Hasher {
     argon2: Argon2<'static>,
     /// One permit per job allowed to run at once.
     slots: Arc<Semaphore>,
-    /// Requests waiting for a permit right now.
-    waiting: AtomicUsize,
     /// The most requests allowed to wait.
     max_queue: usize,
     /// A hash of a random secret, verified against when a user does not exist so
@@ -46,12 +45,8 @@ pub struct Hasher {
     buffers: Mutex<Vec<Vec<Block>>>,
     /// Most buffers kept (the number of slots).
     max_buffers: usize,
-    /// Jobs run (hashes and verifications), for metrics and tests.
-    jobs: AtomicU64,
-    /// Jobs that had to wait for a slot, and their total wait in microseconds.
-    waits: AtomicU64,
-    /// Total wait for a slot, microseconds.
-    wait_micros: AtomicU64,
+    /// Waiting requests, jobs run and waits: shared with the metrics registry.
+    counters: Arc<metrics::Argon2>,
 }
 
 /// Decrements the waiting count even if the waiting request is dropped.
@@ -76,33 +71,27 @@ impl Hasher {
         Ok(Hasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             slots: Arc::new(Semaphore::new(slots.max(1))),
-            waiting: AtomicUsize::new(0),
             max_queue: settings.max_queue as usize,
             dummy: OnceLock::new(),
             buffers: Mutex::new(Vec::new()),
             max_buffers: slots.max(1),
-            jobs: AtomicU64::new(0),
-            waits: AtomicU64::new(0),
-            wait_micros: AtomicU64::new(0),
+            counters: Arc::default(),
         })
+    }
+
+    /// The pool's counters, for the metrics registry.
+    pub fn counters(&self) -> &Arc<metrics::Argon2> {
+        &self.counters
     }
 
     /// argon2 jobs run so far (hashes and verifications, the dummy one included).
     pub fn jobs_run(&self) -> u64 {
-        self.jobs.load(Ordering::Relaxed)
-    }
-
-    /// Jobs that waited for a slot, and their total wait in microseconds.
-    pub fn waited(&self) -> (u64, u64) {
-        (
-            self.waits.load(Ordering::Relaxed),
-            self.wait_micros.load(Ordering::Relaxed),
-        )
+        self.counters.jobs.load(Ordering::Relaxed)
     }
 
     /// Requests waiting for a hashing slot right now.
     pub fn queue_depth(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
+        self.counters.waiting.load(Ordering::SeqCst)
     }
 
     /// Hashes `secret` with a fresh random salt; returns the PHC string.
@@ -136,7 +125,7 @@ impl Hasher {
         salt: &[u8],
         out: &mut [u8],
     ) -> Result<(), HashError> {
-        self.jobs.fetch_add(1, Ordering::Relaxed);
+        self.counters.jobs.fetch_add(1, Ordering::Relaxed);
         let need = argon2.params().block_count();
         let pooled = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut memory = pooled.unwrap_or_default();
@@ -219,19 +208,22 @@ impl Hasher {
         let permit = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                let waiting = &self.counters.waiting;
+                if waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
+                    waiting.fetch_sub(1, Ordering::SeqCst);
                     return Err(HashError::Overloaded);
                 }
-                let _waiting = Waiting(&self.waiting);
+                let _waiting = Waiting(waiting);
                 let started = std::time::Instant::now();
                 let permit = Arc::clone(&self.slots)
                     .acquire_owned()
                     .await
                     .map_err(|e| HashError::Internal(e.to_string()))?;
                 let waited = started.elapsed().as_micros() as u64;
-                self.waits.fetch_add(1, Ordering::Relaxed);
-                self.wait_micros.fetch_add(waited, Ordering::Relaxed);
+                self.counters.waits.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .wait_micros
+                    .fetch_add(waited, Ordering::Relaxed);
                 permit
             }
         };

@@ -1,15 +1,21 @@
 //! Rules and services: what the emulated product does, independent of HTTP.
 //! Services talk to the store and the hasher; they never see a request.
+//!
+//! Services: [`users`] (user records, login, tokens), [`two_step`],
+//! [`registration`] (phone registration and its PIN guard) and [`control`] (the
+//! sandbox's state overview and reset). Rules: [`password`], [`pin`]. Supporting
+//! pieces: [`seed`] (the state a fresh or reset server starts from), [`hasher`]
+//! (the bounded argon2id pool) and [`limiter`].
 
-pub mod accounts;
-pub mod clock;
+pub mod control;
 pub mod hasher;
 pub mod limiter;
 pub mod password;
 pub mod pin;
 pub mod registration;
-pub mod sandbox;
+pub mod seed;
 pub mod two_step;
+pub mod users;
 
 use crate::store::CommitError;
 

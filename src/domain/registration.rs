@@ -79,7 +79,12 @@ impl Registration {
         &self.settings.vname
     }
 
-    /// Forgets wrong-guess counts (sandbox reset).
+    /// Whether the emulated number is registered.
+    pub fn is_registered(&self) -> bool {
+        self.store.read(|s| s.account.registered)
+    }
+
+    /// Forgets wrong-guess counts (control-plane reset).
     pub fn clear_guesses(&self) {
         self.guesses.clear();
     }
@@ -101,8 +106,10 @@ impl Registration {
                 return Err(RegistrationError::PinMismatch);
             }
         }
-        let registered = self.store.read(|s| s.account.registered);
-        if registered && cc == self.settings.cc && phone_number == self.settings.phone_number {
+        if self.is_registered()
+            && cc == self.settings.cc
+            && phone_number == self.settings.phone_number
+        {
             Ok(Registered::Already)
         } else {
             Ok(Registered::CodeSent)

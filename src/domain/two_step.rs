@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::clock::now_ms;
 use super::hasher::Hasher;
 use super::pin::Pin;
 use super::{flatten, Unavailable};
+use crate::clock::now_ms;
 use crate::secret::Secret;
 use crate::store::state::TwoStepRecord;
 use crate::store::{Op, Store};

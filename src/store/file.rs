@@ -12,37 +12,15 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::fail::{FailHook, WriteStep};
 use super::ops::Op;
 use super::state::State;
 
 /// Smallest log size that triggers a snapshot, so small states do not rewrite often.
 const MIN_LOG_BYTES: u64 = 1 << 20;
-
-/// A step of the write path, for fault injection in tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Create the snapshot's temp file.
-    CreateTemp,
-    /// Write the temp file.
-    WriteTemp,
-    /// fsync the temp file.
-    SyncTemp,
-    /// Rename the temp file over the snapshot.
-    Rename,
-    /// fsync the directory after the rename.
-    SyncDir,
-    /// Append a record to the log.
-    AppendLog,
-    /// fsync the log.
-    SyncLog,
-}
-
-/// Called before each step; an error makes that step fail (tests only).
-pub type FaultHook = Arc<dyn Fn(Step) -> std::io::Result<()> + Send + Sync>;
 
 /// Why the state could not be opened at start-up. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +81,8 @@ pub struct StateFile {
     /// Identity of the snapshot and log we wrote; if a path names another file
     /// (the directory was replaced), the next batch writes a fresh snapshot.
     ids: Option<(FileId, FileId)>,
-    /// Test-only fault injection.
-    faults: Option<FaultHook>,
+    /// Test-only write failures.
+    fail_hook: Option<FailHook>,
     /// Held for the life of the process: the OS releases it on exit, even on SIGKILL.
     _lock: File,
 }
@@ -253,19 +231,19 @@ impl StateFile {
             log_len: valid_len as u64,
             snapshot_len,
             ids,
-            faults: None,
+            fail_hook: None,
             _lock: lock,
         };
         Ok((file, state))
     }
 
-    /// Installs a fault hook (tests only).
-    pub fn set_fault_hook(&mut self, hook: FaultHook) {
-        self.faults = Some(hook);
+    /// Installs a write-failure hook (tests only).
+    pub fn set_fail_hook(&mut self, hook: FailHook) {
+        self.fail_hook = Some(hook);
     }
 
-    fn check(&self, step: Step) -> std::io::Result<()> {
-        match &self.faults {
+    fn check(&self, step: WriteStep) -> std::io::Result<()> {
+        match &self.fail_hook {
             Some(hook) => hook(step),
             None => Ok(()),
         }
@@ -302,11 +280,11 @@ impl StateFile {
         let Some(log) = self.log.as_mut() else {
             return Err(std::io::Error::other("no change log open"));
         };
-        let faults = self.faults.clone();
-        let check = |step| faults.as_ref().map_or(Ok(()), |hook| hook(step));
-        let result = check(Step::AppendLog)
+        let fail_hook = self.fail_hook.clone();
+        let check = |step| fail_hook.as_ref().map_or(Ok(()), |hook| hook(step));
+        let result = check(WriteStep::AppendLog)
             .and_then(|()| log.write_all(&line))
-            .and_then(|()| check(Step::SyncLog))
+            .and_then(|()| check(WriteStep::SyncLog))
             .and_then(|()| log.sync_data());
         match result {
             Ok(()) => {
@@ -368,13 +346,13 @@ impl StateFile {
     /// temp → write → fsync → rename → fsync dir. The flag tells whether the rename happened.
     fn write_snapshot(&self, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
         let before_rename = || -> std::io::Result<()> {
-            self.check(Step::CreateTemp)?;
+            self.check(WriteStep::CreateTemp)?;
             let mut file = open_private(&self.tmp, true)?;
-            self.check(Step::WriteTemp)?;
+            self.check(WriteStep::WriteTemp)?;
             file.write_all(bytes)?;
-            self.check(Step::SyncTemp)?;
+            self.check(WriteStep::SyncTemp)?;
             file.sync_all()?;
-            self.check(Step::Rename)?;
+            self.check(WriteStep::Rename)?;
             std::fs::rename(&self.tmp, &self.path)
         };
         if let Err(e) = before_rename() {
@@ -382,7 +360,7 @@ impl StateFile {
             return Err((e, false));
         }
         // The rename is durable only once the directory entry is.
-        self.check(Step::SyncDir)
+        self.check(WriteStep::SyncDir)
             .and_then(|()| File::open(&self.dir)?.sync_all())
             .map_err(|e| (e, true))
     }
@@ -396,100 +374,4 @@ impl StateFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secret::Secret;
-    use crate::store::state::TwoStepRecord;
-
-    fn enable(seq: u64) -> (Op, State) {
-        let op = Op::SetTwoStep {
-            two_step: TwoStepRecord {
-                enabled: true,
-                pin_hash: Some(Secret::new("h")),
-                updated_at_ms: Some(seq as i64),
-            },
-        };
-        let mut s = State::seed(Secret::new("h"), true, true);
-        s.apply(&op);
-        s.seq = seq;
-        (op, s)
-    }
-
-    /// Opens `path` and writes a first batch (a snapshot) that enables two-step.
-    fn first_snapshot(path: &Path) -> (StateFile, State) {
-        let (mut file, _) = StateFile::open(path).unwrap();
-        let seed = State::seed(Secret::new("h"), true, true);
-        let (op1, s1) = enable(1);
-        file.persist(&s1, &[op1], || seed.clone()).unwrap();
-        (file, s1)
-    }
-
-    #[test]
-    fn a_second_open_of_the_same_path_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let (_first, none) = StateFile::open(&path).unwrap();
-        assert!(none.is_none());
-        let err = StateFile::open(&path).unwrap_err();
-        assert!(matches!(err, OpenError::Locked { .. }), "{err}");
-    }
-
-    #[test]
-    fn snapshots_and_log_records_read_back_and_are_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let (mut file, _) = StateFile::open(&path).unwrap();
-        let seed = State::seed(Secret::new("h"), true, true);
-        let (op1, s1) = enable(1);
-        file.persist(&s1, std::slice::from_ref(&op1), || seed.clone())
-            .unwrap();
-        let mut s2 = s1.clone();
-        let op2 = Op::DeleteToken { digest: "x".into() };
-        s2.apply(&op2);
-        s2.seq = 2;
-        file.persist(&s2, &[op2], || s1.clone()).unwrap();
-        assert!(file.log_len > 0, "the second batch is a log append");
-        for p in [&path, &sibling(&path, ".log"), &sibling(&path, ".lock")] {
-            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{}", p.display());
-        }
-        drop(file);
-        let (_f, back) = StateFile::open(&path).unwrap();
-        assert_eq!(back.unwrap(), s2);
-    }
-
-    #[test]
-    fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let (mut file, s1) = first_snapshot(&path);
-        let mut s2 = s1.clone();
-        s2.seq = 2;
-        file.persist(&s2, &[], || s1.clone()).unwrap();
-        drop(file);
-        let log = sibling(&path, ".log");
-        let mut bytes = std::fs::read(&log).unwrap();
-        let whole = bytes.len();
-        bytes.extend_from_slice(b"{\"seq\":3,\"ops\":[{\"op\":\"dele");
-        std::fs::write(&log, &bytes).unwrap();
-        let (_f, back) = StateFile::open(&path).unwrap();
-        assert_eq!(back.unwrap().seq, 2);
-        assert_eq!(std::fs::read(&log).unwrap().len(), whole);
-    }
-
-    #[test]
-    fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let (file, _) = first_snapshot(&path);
-        drop(file);
-        let log = sibling(&path, ".log");
-        std::fs::write(&log, b"garbage\n{\"seq\":2,\"ops\":[]}\n").unwrap();
-        let err = StateFile::open(&path).unwrap_err();
-        assert!(err.to_string().contains("line 1"), "{err}");
-        assert_eq!(
-            std::fs::read(&log).unwrap(),
-            b"garbage\n{\"seq\":2,\"ops\":[]}\n"
-        );
-    }
-}
+mod tests;

@@ -9,16 +9,21 @@
 //! waiter. A failed write answers every change of the batch with the error and
 //! leaves the published state untouched (SPEC §8).
 
+pub mod fail;
 pub mod file;
 pub mod ops;
 pub mod state;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
-pub use file::{FaultHook, OpenError, StateFile, Step};
+use crate::clock::now_secs;
+use crate::metrics::StateWrites;
+
+pub use fail::{FailHook, WriteStep};
+pub use file::{OpenError, StateFile};
 pub use ops::Op;
 pub use state::State;
 
@@ -71,8 +76,8 @@ type Job = Box<dyn FnOnce(&State) -> Prepared + Send>;
 enum Msg {
     /// A change.
     Job(Job),
-    /// A disk fault hook to install (tests only).
-    Faults(FaultHook),
+    /// A write-failure hook to install (tests only).
+    FailHook(FailHook),
 }
 
 /// How often expired tokens are swept out (with the next change).
@@ -88,28 +93,8 @@ pub struct Store {
     jobs: Mutex<Option<mpsc::Sender<Msg>>>,
     /// The writer thread, joined on drop so every queued change is finished.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Counters shared with the writer.
-    stats: Arc<Stats>,
-}
-
-/// Writer counters (for metrics and tests).
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Batches made durable (one fsync each, or a snapshot).
-    pub batches: AtomicU64,
-    /// Changes acknowledged as durable.
-    pub changes: AtomicU64,
-    /// Batches whose write failed.
-    pub failures: AtomicU64,
-    /// Total microseconds spent making batches durable.
-    pub write_micros: AtomicU64,
-}
-
-/// Unix time in seconds.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    /// Counters shared with the writer and the metrics registry.
+    stats: Arc<StateWrites>,
 }
 
 impl Store {
@@ -121,7 +106,7 @@ impl Store {
             state.tokens.remove(&digest);
         }
         let live = Arc::new(RwLock::new(state.clone()));
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(StateWrites::default());
         let (jobs, queue) = mpsc::channel::<Msg>();
         let writer = Writer {
             live: Arc::clone(&live),
@@ -142,8 +127,8 @@ impl Store {
         }
     }
 
-    /// Writer counters.
-    pub fn stats(&self) -> &Stats {
+    /// The writer's counters (shared with the metrics registry).
+    pub fn stats(&self) -> &Arc<StateWrites> {
         &self.stats
     }
 
@@ -212,10 +197,10 @@ impl Store {
             .map_err(|_| CommitError::Io(std::io::Error::other("the state writer has stopped")))?
     }
 
-    /// Installs a disk fault hook on the writer (tests only); it applies from the
+    /// Installs a write-failure hook on the writer (tests only); it applies from the
     /// next batch on.
-    pub fn set_fault_hook(&self, hook: FaultHook) {
-        let _ = self.send(Msg::Faults(hook));
+    pub fn set_fail_hook(&self, hook: FailHook) {
+        let _ = self.send(Msg::FailHook(hook));
     }
 }
 
@@ -236,7 +221,7 @@ struct Writer {
     /// When expired tokens were last swept.
     last_prune: std::time::Instant,
     /// Counters.
-    stats: Arc<Stats>,
+    stats: Arc<StateWrites>,
 }
 
 impl Writer {
@@ -247,9 +232,9 @@ impl Writer {
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Job(job) => batch.push(job),
-                    Msg::Faults(hook) => {
+                    Msg::FailHook(hook) => {
                         if let Some(file) = self.file.as_mut() {
-                            file.set_fault_hook(hook);
+                            file.set_fail_hook(hook);
                         }
                     }
                 }

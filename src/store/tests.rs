@@ -1,4 +1,4 @@
-//! Store tests: group commit, and a disk fault at every step of the write path
+//! Store tests: group commit, and a write failure at every step of the write path
 //! answers the error, leaves memory as it was, and leaves the last acknowledged
 //! state on disk.
 
@@ -26,7 +26,7 @@ fn set_two_step(enabled: bool, at: i64) -> impl FnOnce(&mut Tx<'_>) -> Result<()
 }
 
 /// A hook that fails `step` once.
-fn fail_once(step: Step) -> FaultHook {
+fn fail_once(step: WriteStep) -> FailHook {
     let fired = AtomicBool::new(false);
     Arc::new(move |s| {
         if s == step && !fired.swap(true, Ordering::SeqCst) {
@@ -48,15 +48,15 @@ fn reopened(path: &std::path::Path) -> State {
 }
 
 #[tokio::test]
-async fn a_fault_at_any_step_fails_the_change_and_changes_nothing() {
+async fn a_failure_at_any_step_fails_the_change_and_changes_nothing() {
     let snapshot_steps = [
-        Step::CreateTemp,
-        Step::WriteTemp,
-        Step::SyncTemp,
-        Step::Rename,
-        Step::SyncDir,
+        WriteStep::CreateTemp,
+        WriteStep::WriteTemp,
+        WriteStep::SyncTemp,
+        WriteStep::Rename,
+        WriteStep::SyncDir,
     ];
-    let log_steps = [Step::AppendLog, Step::SyncLog];
+    let log_steps = [WriteStep::AppendLog, WriteStep::SyncLog];
     for step in snapshot_steps.into_iter().chain(log_steps) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
@@ -70,7 +70,7 @@ async fn a_fault_at_any_step_fails_the_change_and_changes_nothing() {
                 .expect("first change");
         }
         let before = store.read(Clone::clone);
-        store.set_fault_hook(fail_once(step));
+        store.set_fail_hook(fail_once(step));
 
         let result = store
             .commit(set_two_step(!before.two_step.enabled, 2))
@@ -113,8 +113,8 @@ async fn concurrent_changes_share_fsyncs_and_none_is_lost() {
     let store = Arc::new(open(&path));
     store.commit(set_two_step(false, 0)).await.unwrap();
     // A slow fsync lets changes pile up behind it, as under real load.
-    store.set_fault_hook(Arc::new(|step| {
-        if step == Step::SyncLog {
+    store.set_fail_hook(Arc::new(|step| {
+        if step == WriteStep::SyncLog {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         Ok(())

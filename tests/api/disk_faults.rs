@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use wa_twostep::config::Settings;
 use wa_twostep::startup::App;
-use wa_twostep::store::{OpenError, Step};
+use wa_twostep::store::{OpenError, WriteStep};
 
 use super::helpers::*;
 
@@ -108,7 +108,7 @@ impl Running {
     }
 }
 
-fn fail_once(step: Step) -> wa_twostep::store::FaultHook {
+fn fail_once(step: WriteStep) -> wa_twostep::store::FailHook {
     let fired = AtomicBool::new(false);
     Arc::new(move |s| {
         if s == step && !fired.swap(true, Ordering::SeqCst) {
@@ -122,17 +122,17 @@ fn fail_once(step: Step) -> wa_twostep::store::FaultHook {
 #[tokio::test]
 async fn a_failed_snapshot_write_at_any_step_answers_500_and_changes_nothing() {
     for step in [
-        Step::CreateTemp,
-        Step::WriteTemp,
-        Step::SyncTemp,
-        Step::Rename,
-        Step::SyncDir,
+        WriteStep::CreateTemp,
+        WriteStep::WriteTemp,
+        WriteStep::SyncTemp,
+        WriteStep::Rename,
+        WriteStep::SyncDir,
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let app = build(&path).await;
         // The first change (the first login) writes the first snapshot.
-        app.inject_disk_faults(fail_once(step));
+        app.inject_write_failures(fail_once(step));
         let server = serve(app);
         let before = server.state().await;
 
@@ -162,7 +162,7 @@ async fn a_failed_snapshot_write_at_any_step_answers_500_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
-    for step in [Step::AppendLog, Step::SyncLog] {
+    for step in [WriteStep::AppendLog, WriteStep::SyncLog] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let app = build(&path).await;
@@ -177,7 +177,7 @@ async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
         .await;
         server.stop().await;
         let app = build(&path).await;
-        app.inject_disk_faults(fail_once(step));
+        app.inject_write_failures(fail_once(step));
         let server = serve(app);
         let before = server.state().await;
 

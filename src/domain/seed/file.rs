@@ -1,55 +1,19 @@
-//! The seed: the state the server starts from when no state file exists, and the
-//! state `POST /__sandbox/reset` returns to (SPEC §2, §6).
-//!
-//! Without a seed file it is the `[auth]`/`[account]` settings' single admin. A
-//! seed file (`state.seed`, `--seed FILE`; TOML, or JSON when the name ends in
-//! `.json`) overrides the admin's password and password-change flag, adds users,
-//! enables two-step with a PIN and sets the registration status. The file is read
-//! and checked once, at start, with the API's own rules (`Username`, `Password`,
-//! `Pin`); a bad file is a configuration error (exit 2). No error message carries
-//! a password or PIN: parse errors are reported by position and key, never with
-//! the offending text.
+//! The seed file (`state.seed`, `--seed FILE`): its TOML or JSON shape, and how
+//! it is laid over the settings' seed. Values are checked with the API's own rules
+//! (`Username`, `Password`, `Pin`); errors name the key or position, never the
+//! value, since the value may be a password or PIN.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::config::Settings;
-use crate::domain::hasher::{HashError, Hasher};
+use super::Seed;
 use crate::domain::password::{Password, Username};
 use crate::domain::pin::Pin;
 use crate::secret::Secret;
-use crate::store::state::{Role, TwoStepRecord, UserRecord, DEFERRED_SEED_HASH};
-use crate::store::State;
-
-/// A seed, checked and ready to be hashed into a [`State`]. `Debug` shows no secret.
-#[derive(Debug, Clone)]
-pub struct Seed {
-    /// The admin's password.
-    admin_password: Secret,
-    /// The admin must set a new password at first login.
-    admin_must_change: bool,
-    /// `ROLE_USER` users, in file order; none is `admin`, no name twice.
-    users: Vec<(Username, Password)>,
-    /// Two-step is enabled with this PIN; `None`: disabled.
-    pin: Option<Pin>,
-    /// The emulated number is registered.
-    registered: bool,
-}
-
-/// A seed file that cannot be used; the message names the file and the problem.
-#[derive(Debug, thiserror::Error)]
-#[error("seed file {}: {problem}", path.display())]
-pub struct SeedError {
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong with it (a key path and the rule it breaks, or an I/O error).
-    pub problem: String,
-}
 
 /// The seed file's shape. Every section and key is optional; unknown ones are errors.
 #[derive(Deserialize)]
@@ -157,32 +121,6 @@ impl Format {
 }
 
 impl Seed {
-    /// The seed the settings alone describe: one admin, two-step disabled.
-    pub fn from_settings(settings: &Settings) -> Seed {
-        Seed {
-            admin_password: settings.auth.admin_password.clone(),
-            admin_must_change: settings.auth.force_password_change,
-            users: Vec::new(),
-            pin: None,
-            registered: settings.account.registered,
-        }
-    }
-
-    /// The settings' seed, overlaid by the seed file `state.seed` names (if any).
-    pub fn load(settings: &Settings) -> Result<Seed, SeedError> {
-        let base = Seed::from_settings(settings);
-        let path = &settings.state.seed;
-        if path.as_os_str().is_empty() {
-            return Ok(base);
-        }
-        let fail = |problem: String| SeedError {
-            path: path.clone(),
-            problem,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        base.overlay(&text, Format::of(path)).map_err(fail)
-    }
-
     /// This seed with the seed file `text` applied over it. The error names the key
     /// (or position) and the rule, never the value.
     pub fn overlay(mut self, text: &str, format: Format) -> Result<Seed, String> {
@@ -224,56 +162,6 @@ impl Seed {
             self.registered = registered;
         }
         Ok(self)
-    }
-
-    /// The admin's password.
-    pub fn admin_password(&self) -> &Secret {
-        &self.admin_password
-    }
-
-    /// Whether the admin must set a new password at first login.
-    pub fn admin_must_change_password(&self) -> bool {
-        self.admin_must_change
-    }
-
-    /// The users besides `admin`, in file order.
-    pub fn usernames(&self) -> impl Iterator<Item = &str> {
-        self.users.iter().map(|(name, _)| name.as_str())
-    }
-
-    /// Whether two-step starts enabled.
-    pub fn two_step_enabled(&self) -> bool {
-        self.pin.is_some()
-    }
-
-    /// Whether the number starts registered.
-    pub fn registered(&self) -> bool {
-        self.registered
-    }
-
-    /// The state this seed describes, with every password and the PIN hashed afresh
-    /// (new salts each time), except the admin's, which is hashed on first use
-    /// ([`DEFERRED_SEED_HASH`]). `two_step.updated_at` is null: the seed is not a change.
-    pub async fn state(&self, hasher: &Arc<Hasher>) -> Result<State, HashError> {
-        let admin = Secret::new(DEFERRED_SEED_HASH);
-        let mut state = State::seed(admin, self.admin_must_change, self.registered);
-        for (name, password) in &self.users {
-            let hash = hasher.hash(Secret::new(password.expose())).await?;
-            let record = UserRecord {
-                role: Role::User,
-                password_hash: hash,
-                password_change_required: false,
-            };
-            state.users.insert(name.as_str().to_owned(), record);
-        }
-        if let Some(pin) = &self.pin {
-            state.two_step = TwoStepRecord {
-                enabled: true,
-                pin_hash: Some(hasher.hash(Secret::new(pin.expose())).await?),
-                updated_at_ms: None,
-            };
-        }
-        Ok(state)
     }
 }
 
@@ -325,6 +213,7 @@ fn keyed(path: String, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
 
     fn base() -> Seed {
         Seed::from_settings(&Settings::default())
@@ -472,55 +361,5 @@ mod tests {
         assert_eq!(Format::of(Path::new("seed.JSON")), Format::Json);
         assert_eq!(Format::of(Path::new("seed.toml")), Format::Toml);
         assert_eq!(Format::of(Path::new("seed")), Format::Toml);
-    }
-
-    #[test]
-    fn debug_shows_no_secret() {
-        let seed = base()
-            .overlay(
-                "[admin]\npassword = \"Sandbox-Pa55!\"\n[[users]]\nusername = \"alice\"\npassword = \"Alice-Pa55!\"\n[two_step]\npin = \"987654\"\n",
-                Format::Toml,
-            )
-            .unwrap();
-        let debug = format!("{seed:?}");
-        for secret in ["Sandbox-Pa55!", "Alice-Pa55!", "987654"] {
-            assert!(!debug.contains(secret), "{debug}");
-        }
-    }
-
-    #[tokio::test]
-    async fn the_state_holds_hashes_that_verify() {
-        let settings = crate::config::Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-            max_concurrent: 1,
-            max_queue: 8,
-        };
-        let hasher = Arc::new(Hasher::new(&settings, 1).unwrap());
-        let seed = base()
-            .overlay(
-                "[[users]]\nusername = \"alice\"\npassword = \"Alice-Pa55!\"\n[two_step]\npin = \"123456\"\n",
-                Format::Toml,
-            )
-            .unwrap();
-        let state = seed.state(&hasher).await.unwrap();
-        assert_eq!(state.users["alice"].role, Role::User);
-        assert!(!state.users["alice"].password_change_required);
-        assert!(state.users["admin"].password_change_required);
-        let alice = state.users["alice"].password_hash.clone();
-        assert!(hasher
-            .verify(Secret::new("Alice-Pa55!"), Some(alice))
-            .await
-            .unwrap());
-        assert!(state.two_step.enabled);
-        assert_eq!(state.two_step.updated_at_ms, None);
-        let pin = state.two_step.pin_hash.clone();
-        assert!(hasher.verify(Secret::new("123456"), pin).await.unwrap());
-        let again = seed.state(&hasher).await.unwrap();
-        assert_ne!(
-            again.users["alice"].password_hash, state.users["alice"].password_hash,
-            "each state gets fresh salts"
-        );
     }
 }

@@ -1,4 +1,5 @@
-//! Registration: `POST /v1/account` and `POST /v1/account/verify` (SPEC §5), admin only.
+//! Phone registration: `POST /v1/account` and `POST /v1/account/verify` (SPEC §5),
+//! admin only. The field checks are here; the PIN guard is the domain's.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,24 +8,11 @@ use base64::Engine;
 use serde_json::json;
 
 use super::auth::Admin;
-use super::envelope::{ApiError, Empty, Payload};
+use super::envelope::{Empty, Payload};
+use super::error::ApiError;
 use super::params::Params;
 use super::AppState;
-use crate::domain::registration::{Registered, RegistrationError};
-
-fn registration_error(e: RegistrationError) -> ApiError {
-    match e {
-        RegistrationError::PinMissing => ApiError::missing("pin"),
-        RegistrationError::PinFormat(p) => ApiError::invalid(p.to_string()),
-        RegistrationError::PinMismatch | RegistrationError::BadCode => {
-            ApiError::invalid(e.to_string())
-        }
-        RegistrationError::TooManyGuesses => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, 1015, e.to_string())
-        }
-        RegistrationError::Unavailable(u) => u.into(),
-    }
-}
+use crate::domain::registration::Registered;
 
 fn digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -60,8 +48,7 @@ pub async fn register(
     let outcome = state
         .registration
         .register(cc, phone_number, params.get("pin"))
-        .await
-        .map_err(registration_error)?;
+        .await?;
     Ok(match outcome {
         Registered::Already => Empty(StatusCode::CREATED).into_response(),
         Registered::CodeSent => Payload(
@@ -79,10 +66,6 @@ pub async fn verify(
     params: Params,
 ) -> Result<Empty, ApiError> {
     let code = params.required_str("code")?;
-    state
-        .registration
-        .verify(code)
-        .await
-        .map_err(registration_error)?;
+    state.registration.verify(code).await?;
     Ok(Empty(StatusCode::CREATED))
 }

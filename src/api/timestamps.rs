@@ -1,12 +1,10 @@
-//! Wall-clock time and the two timestamp formats the API shows.
+//! The two timestamp formats the API shows: RFC 3339 with milliseconds (the
+//! control plane's `updated_at` and journal `time`) and the real server's
+//! `expires_after`. Wire formats, so they live at the edge; the clock itself is
+//! `crate::clock`.
 
 use time::macros::format_description;
 use time::OffsetDateTime;
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
 
 /// `2026-11-25T21:00:00.123Z`: RFC 3339, UTC, always with milliseconds.
 pub fn rfc3339_ms(ms: i64) -> String {

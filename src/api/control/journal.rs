@@ -6,32 +6,21 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use axum::extract::{RawQuery, State};
-use axum::Json;
 use serde::Serialize;
 
-use super::auth::Control;
-use super::envelope::ApiError;
-use super::AppState;
+use super::is_control_path;
+use crate::api::timestamps::rfc3339_ms;
+use crate::domain::control::{ResetHook, ResetOptions};
 
-/// The prefix of the control plane, whose own requests are not journaled: the
-/// journal shows a client's calls, not the test's inspection of them.
-pub const CONTROL_PREFIX: &str = "/__sandbox";
-
-/// Whether `path` is on the control plane (`/__sandbox` or below).
-pub fn is_control_path(path: &str) -> bool {
-    path.strip_prefix(CONTROL_PREFIX)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// Whether a request to `path` is journaled: not the control plane, and not the
+/// Whether a request to `path` is journaled: not the control plane (the journal
+/// shows a client's calls, not the test's inspection of them), and not the
 /// metrics scrape (a monitor's polling, not a client's call, would crowd it out).
 pub fn is_journaled(path: &str) -> bool {
     !is_control_path(path) && path != "/metrics"
 }
 
 fn as_rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::domain::clock::rfc3339_ms(*ms))
+    s.serialize_str(&rfc3339_ms(*ms))
 }
 
 /// One answered request.
@@ -105,55 +94,13 @@ impl Journal {
     }
 }
 
-/// `GET /__sandbox/requests` body.
-#[derive(Debug, Serialize)]
-pub struct JournalView {
-    /// `control.journal_capacity`.
-    pub capacity: usize,
-    /// Entries, oldest first.
-    pub requests: Vec<Entry>,
-}
-
-/// `GET /__sandbox/requests`.
-pub async fn list(State(state): State<AppState>, _c: Control) -> Json<JournalView> {
-    Json(JournalView {
-        capacity: state.journal.capacity(),
-        requests: state.journal.entries(),
-    })
-}
-
-/// `DELETE /__sandbox/requests`: empties the journal, answers with the empty view.
-pub async fn clear(State(state): State<AppState>, _c: Control) -> Json<JournalView> {
-    state.journal.clear();
-    Json(JournalView {
-        capacity: state.journal.capacity(),
-        requests: Vec::new(),
-    })
-}
-
-/// Reads `?journal=true|false` of `POST /__sandbox/reset` (absent: false).
-pub fn reset_clears_journal(query: &RawQuery) -> Result<bool, ApiError> {
-    let Some(query) = query.0.as_deref() else {
-        return Ok(false);
-    };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|_| ApiError::invalid("Query parameter 'journal' must be true or false"))?;
-    let mut clear = false;
-    for (key, value) in pairs {
-        if key != "journal" {
-            continue;
+impl ResetHook for Journal {
+    /// A reset empties the journal only when asked (`?journal=true`).
+    fn reset(&self, options: ResetOptions) {
+        if options.clear_journal {
+            self.clear();
         }
-        clear = match value.as_str() {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => {
-                return Err(ApiError::invalid(
-                    "Query parameter 'journal' must be true or false",
-                ))
-            }
-        };
     }
-    Ok(clear)
 }
 
 #[cfg(test)]
@@ -189,28 +136,10 @@ mod tests {
     }
 
     #[test]
-    fn control_paths_are_the_prefix_and_below() {
-        assert!(is_control_path("/__sandbox"));
-        assert!(is_control_path("/__sandbox/requests"));
-        assert!(!is_control_path("/__sandboxes"));
-        assert!(!is_control_path("/v1/health"));
-    }
-
-    #[test]
     fn the_emulated_api_and_unknown_paths_are_journaled_but_not_metrics() {
         assert!(is_journaled("/v1/health"));
         assert!(is_journaled("/nowhere"));
         assert!(!is_journaled("/metrics"));
         assert!(!is_journaled("/__sandbox/state"));
-    }
-
-    #[test]
-    fn the_reset_query_reads_journal_true_or_false() {
-        let q = |s: Option<&str>| reset_clears_journal(&RawQuery(s.map(str::to_owned)));
-        assert!(!q(None).unwrap());
-        assert!(q(Some("journal=true")).unwrap());
-        assert!(!q(Some("journal=false")).unwrap());
-        assert!(!q(Some("other=1")).unwrap());
-        assert_eq!(q(Some("journal=yes")).unwrap_err().code, 1009);
     }
 }

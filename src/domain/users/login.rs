@@ -1,0 +1,166 @@
+//! Logging in and out: Basic credentials against the stored argon2id
+//! hash, the failed-login limit, the forced password change, and bearer tokens
+//! checked on every request.
+
+use std::net::IpAddr;
+
+use super::tokens::{hex_digest, new_token, token_digest};
+use super::{Principal, UserError, Users};
+use crate::clock::now_secs;
+use crate::domain::flatten;
+use crate::domain::password::Password;
+use crate::secret::Secret;
+use crate::store::state::TokenRecord;
+use crate::store::Op;
+
+/// Credentials that passed `verify_login`.
+#[derive(Debug)]
+pub struct Verified {
+    /// The user.
+    username: String,
+    /// The stored hash the password was verified against.
+    hash: Secret,
+    /// The real hash to store in place of a deferred seed hash.
+    upgrade: Option<Secret>,
+    /// The user must change the password at this login.
+    change_required: bool,
+}
+
+/// A freshly issued token.
+#[derive(Debug)]
+pub struct Issued {
+    /// The token itself; shown to the client once, never stored.
+    pub token: Secret,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Users {
+    /// The user holding `token`, if it is known and not expired. The lookup is by
+    /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
+    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+        let mut buf = [0u8; 64];
+        let digest = hex_digest(token, &mut buf);
+        let now = now_secs();
+        self.store.read(|state| {
+            let record = state.tokens.get(digest)?;
+            if record.expires_at <= now {
+                return None;
+            }
+            let user = state.users.get(&record.username)?;
+            Some(Principal {
+                username: record.username.clone(),
+                role: user.role,
+            })
+        })
+    }
+
+    /// `POST /v1/users/login`, first half: checks the Basic credentials (and the
+    /// failed-login limit) before anything else about the request is looked at.
+    pub async fn verify_login(
+        &self,
+        client: IpAddr,
+        username: &str,
+        password: Secret,
+    ) -> Result<Verified, UserError> {
+        if self.failed_logins.is_blocked(client) {
+            return Err(UserError::RateLimited);
+        }
+        let stored = self.store.read(|s| s.users.get(username).cloned());
+        let hash = match &stored {
+            Some(user) => Some(self.real_hash(user.password_hash.clone()).await?),
+            None => None,
+        };
+        // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
+        if !self.hasher.verify(password, hash.clone()).await? {
+            self.failed_logins.record(client);
+            return Err(UserError::BadCredentials);
+        }
+        let (Some(user), Some(hash)) = (stored, hash) else {
+            return Err(UserError::BadCredentials);
+        };
+        let deferred = user.password_hash != hash;
+        Ok(Verified {
+            username: username.to_owned(),
+            upgrade: deferred.then_some(hash),
+            hash: user.password_hash,
+            change_required: user.password_change_required,
+        })
+    }
+
+    /// `POST /v1/users/login`, second half: applies a password change if asked
+    /// (`new_password` is `None` when absent or empty) and issues a token.
+    pub async fn issue_token(
+        &self,
+        verified: Verified,
+        new_password: Option<&str>,
+    ) -> Result<Issued, UserError> {
+        let new_hash = match new_password {
+            Some(p) => {
+                let p = Password::parse(p)?;
+                Some(self.hasher.hash(Secret::new(p.expose())).await?)
+            }
+            None if verified.change_required => return Err(UserError::PasswordChangeRequired),
+            None => None,
+        };
+        let token = new_token();
+        let expires_at = now_secs() + self.ttl_secs;
+        let digest = token_digest(token.expose());
+        let Verified {
+            username,
+            hash,
+            upgrade,
+            ..
+        } = verified;
+        self.store
+            .commit(move |tx| {
+                let mut user = tx
+                    .state()
+                    .users
+                    .get(&username)
+                    .cloned()
+                    .ok_or(UserError::BadCredentials)?;
+                // The password changed (or the user was recreated) since it was verified.
+                if user.password_hash != hash {
+                    return Err(UserError::BadCredentials);
+                }
+                if let Some(hash) = new_hash {
+                    user.password_hash = hash;
+                    user.password_change_required = false;
+                    tx.push(Op::PutUser {
+                        username: username.clone(),
+                        user,
+                    });
+                } else if let Some(hash) = upgrade {
+                    user.password_hash = hash;
+                    tx.push(Op::PutUser {
+                        username: username.clone(),
+                        user,
+                    });
+                }
+                let token = TokenRecord {
+                    username,
+                    expires_at,
+                };
+                tx.push(Op::PutToken { digest, token });
+                Ok(())
+            })
+            .await
+            .map_err(flatten)?;
+        Ok(Issued { token, expires_at })
+    }
+
+    /// `POST /v1/users/logout`: revokes `token`.
+    pub async fn logout(&self, token: &str) -> Result<(), UserError> {
+        let digest = token_digest(token);
+        self.store
+            .commit(move |tx| {
+                if tx.state().tokens.contains_key(&digest) {
+                    tx.push(Op::DeleteToken { digest });
+                }
+                Ok(())
+            })
+            .await
+            .map_err(flatten)
+    }
+}

@@ -1,0 +1,98 @@
+//! State file tests: the instance lock, snapshots and log records read back with
+//! private permissions, and recovery from a torn or garbled log.
+
+use super::*;
+use crate::secret::Secret;
+use crate::store::state::TwoStepRecord;
+
+fn enable(seq: u64) -> (Op, State) {
+    let op = Op::SetTwoStep {
+        two_step: TwoStepRecord {
+            enabled: true,
+            pin_hash: Some(Secret::new("h")),
+            updated_at_ms: Some(seq as i64),
+        },
+    };
+    let mut s = State::seed(Secret::new("h"), true, true);
+    s.apply(&op);
+    s.seq = seq;
+    (op, s)
+}
+
+/// Opens `path` and writes a first batch (a snapshot) that enables two-step.
+fn first_snapshot(path: &Path) -> (StateFile, State) {
+    let (mut file, _) = StateFile::open(path).unwrap();
+    let seed = State::seed(Secret::new("h"), true, true);
+    let (op1, s1) = enable(1);
+    file.persist(&s1, &[op1], || seed.clone()).unwrap();
+    (file, s1)
+}
+
+#[test]
+fn a_second_open_of_the_same_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (_first, none) = StateFile::open(&path).unwrap();
+    assert!(none.is_none());
+    let err = StateFile::open(&path).unwrap_err();
+    assert!(matches!(err, OpenError::Locked { .. }), "{err}");
+}
+
+#[test]
+fn snapshots_and_log_records_read_back_and_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, _) = StateFile::open(&path).unwrap();
+    let seed = State::seed(Secret::new("h"), true, true);
+    let (op1, s1) = enable(1);
+    file.persist(&s1, std::slice::from_ref(&op1), || seed.clone())
+        .unwrap();
+    let mut s2 = s1.clone();
+    let op2 = Op::DeleteToken { digest: "x".into() };
+    s2.apply(&op2);
+    s2.seq = 2;
+    file.persist(&s2, &[op2], || s1.clone()).unwrap();
+    assert!(file.log_len > 0, "the second batch is a log append");
+    for p in [&path, &sibling(&path, ".log"), &sibling(&path, ".lock")] {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+    drop(file);
+    let (_f, back) = StateFile::open(&path).unwrap();
+    assert_eq!(back.unwrap(), s2);
+}
+
+#[test]
+fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, s1) = first_snapshot(&path);
+    let mut s2 = s1.clone();
+    s2.seq = 2;
+    file.persist(&s2, &[], || s1.clone()).unwrap();
+    drop(file);
+    let log = sibling(&path, ".log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(b"{\"seq\":3,\"ops\":[{\"op\":\"dele");
+    std::fs::write(&log, &bytes).unwrap();
+    let (_f, back) = StateFile::open(&path).unwrap();
+    assert_eq!(back.unwrap().seq, 2);
+    assert_eq!(std::fs::read(&log).unwrap().len(), whole);
+}
+
+#[test]
+fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (file, _) = first_snapshot(&path);
+    drop(file);
+    let log = sibling(&path, ".log");
+    std::fs::write(&log, b"garbage\n{\"seq\":2,\"ops\":[]}\n").unwrap();
+    let err = StateFile::open(&path).unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        b"garbage\n{\"seq\":2,\"ops\":[]}\n"
+    );
+}
