@@ -60,12 +60,7 @@ async fn the_listen_flag_overrides_the_config_file() {
 
     // Assert
     assert_ne!(app.addr.port(), 1);
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
+    app.get_ok("/__sandbox/health").await;
 }
 
 #[tokio::test]
@@ -78,12 +73,7 @@ async fn the_listen_flag_overrides_the_environment() {
 
     // Assert
     assert_ne!(app.addr.port(), 1);
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
+    app.get_ok("/__sandbox/health").await;
 }
 
 #[tokio::test]
@@ -245,10 +235,5 @@ async fn an_address_in_use_exits_1() {
         err.contains(&addr) || err.to_lowercase().contains("in use"),
         "stderr names neither {addr} nor the cause: {err}"
     );
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
+    app.get_ok("/__sandbox/health").await;
 }

@@ -1,16 +1,15 @@
-//! Configuration and command line (SPEC §7): the example file, start-up errors with exit 2,
-//! precedence defaults < file < env < flags, the ready line, log format and exit statuses.
-//! Black-box only: every test runs the real binary; none reads the server's source.
+//! Configuration: the example file lists every key, bad keys and values exit 2
+//! naming them, and the precedence defaults < file < environment. Flags, the
+//! ready line, logs and exit statuses are in `cli`. Every test runs the binary.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::*;
 
-/// SPEC §7's key table, verbatim: the keys and their defaults.
+/// The documented key table, verbatim: the keys and their defaults.
 const SPEC_KEYS: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
@@ -104,11 +103,7 @@ pub(super) fn assert_names(stderr: &str, names: &[&str]) {
 
 /// `meta.version` as the server reports it (from an unauthenticated /v1 request's error body).
 pub(super) async fn meta_version(app: &TestApp) -> Value {
-    let resp = app
-        .request(Method::GET, "/v1/health")
-        .send()
-        .await
-        .expect("health");
+    let resp = app.get("/v1/health").await;
     let r = Reply::of(resp).await;
     let version = r.json()["meta"]["version"].clone();
     let meta = json!({"version": version, "api_status": "stable"});
@@ -137,12 +132,7 @@ async fn the_example_config_file_starts_the_server() {
     let app = TestApp::with().arg("--config").arg(path).start().await;
 
     // Assert
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
-    let body = expect_status(resp, 200).await;
+    let body = app.get_ok("/__sandbox/health").await;
     assert_eq!(body["status"], "ok");
     assert_eq!(meta_version(&app).await, "v2.45.1");
 }
@@ -150,7 +140,7 @@ async fn the_example_config_file_starts_the_server() {
 #[test]
 fn the_example_config_file_lists_every_key_with_its_default_and_env_name() {
     // Arrange
-    let spec: toml::Table = toml::from_str(SPEC_KEYS).expect("SPEC table parses");
+    let spec: toml::Table = toml::from_str(SPEC_KEYS).expect("key table parses");
     let text = std::fs::read_to_string(example_config()).expect("read config.example.toml");
 
     // Act

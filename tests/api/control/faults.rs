@@ -1,4 +1,4 @@
-//! Fault injection (SPEC §6): matching by method and path, the countdown, delays,
+//! Fault injection: matching by method and path, the countdown, delays,
 //! the envelope of an injected error, listing and clearing, validation, the
 //! control token, and reset.
 
@@ -25,12 +25,7 @@ async fn add_fault(app: &TestApp, body: Value) -> Value {
 
 /// `GET /__sandbox/faults`, asserting 200; returns the active faults.
 async fn faults(app: &TestApp) -> Vec<Value> {
-    let resp = app
-        .request(Method::GET, "/__sandbox/faults")
-        .send()
-        .await
-        .expect("list faults");
-    let body = expect_status(resp, 200).await;
+    let body = app.get_ok("/__sandbox/faults").await;
     body["faults"].as_array().expect("faults array").clone()
 }
 
@@ -99,11 +94,7 @@ async fn a_fault_matches_only_its_exact_path() {
         .await
         .expect("read admin");
     let health = app.health(&admin).await;
-    let target = app
-        .request(Method::GET, "/v1/users/alice")
-        .send()
-        .await
-        .expect("read alice");
+    let target = app.get("/v1/users/alice").await;
 
     expect_status(other_user, 200).await;
     expect_status(health, 200).await;
@@ -116,17 +107,9 @@ async fn a_fault_without_a_path_hits_any_v1_path_but_never_the_control_plane() {
     add_fault(&app, json!({"times": 2})).await;
 
     app.sandbox_state().await;
-    let probe = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("probe");
+    let probe = app.get("/__sandbox/health").await;
     let first = app.health_with(None).await;
-    let second = app
-        .request(Method::POST, "/v1/users/login")
-        .send()
-        .await
-        .expect("login");
+    let second = app.call(Method::POST, "/v1/users/login", None, None).await;
     let third = app.health_with(None).await;
 
     expect_status(probe, 200).await;
@@ -214,12 +197,7 @@ async fn an_injected_error_carries_its_details_meta_and_the_request_id() {
 
     assert_eq!(echoed.as_ref().map(|v| v.as_bytes()), Some(&b"fault-7"[..]));
     assert_eq!(body["errors"][0]["details"], "upstream down");
-    let journal = app
-        .request(Method::GET, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("journal");
-    let journal = expect_status(journal, 200).await;
+    let journal = app.get_ok("/__sandbox/requests").await;
     let entry = &journal["requests"][0];
     assert_eq!(
         (&entry["request_id"], &entry["status"], &entry["path"]),
@@ -268,10 +246,8 @@ async fn deleting_the_faults_clears_them() {
     assert_eq!(faults(&app).await.len(), 2);
 
     let resp = app
-        .request(Method::DELETE, "/__sandbox/faults")
-        .send()
-        .await
-        .expect("clear faults");
+        .call(Method::DELETE, "/__sandbox/faults", None, None)
+        .await;
     let body = expect_status(resp, 200).await;
 
     assert_eq!(body, json!({"faults": []}));
@@ -284,11 +260,7 @@ async fn a_reset_removes_every_fault() {
     let app = TestApp::spawn().await;
     add_fault(&app, json!({"status": 500, "times": 5})).await;
 
-    let resp = app
-        .request(Method::POST, "/__sandbox/reset")
-        .send()
-        .await
-        .expect("reset");
+    let resp = app.call(Method::POST, "/__sandbox/reset", None, None).await;
     expect_status(resp, 200).await;
 
     assert_eq!(faults(&app).await, Vec::<Value>::new());

@@ -1,4 +1,4 @@
-//! The request journal (SPEC §6): what it records, what it never records, its
+//! The request journal: what it records, what it never records, its
 //! capacity, clearing it, reset with and without it, and the control token.
 
 use reqwest::{Method, StatusCode};
@@ -8,12 +8,7 @@ use crate::support::*;
 
 /// `GET /__sandbox/requests` without a control token, asserting 200; returns the entries.
 async fn journal(app: &TestApp) -> Vec<Value> {
-    let resp = app
-        .request(Method::GET, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("journal");
-    let body = expect_status(resp, 200).await;
+    let body = app.get_ok("/__sandbox/requests").await;
     body["requests"].as_array().expect("requests array").clone()
 }
 
@@ -102,10 +97,7 @@ async fn control_plane_requests_are_not_journaled() {
     let app = TestApp::spawn().await;
 
     app.sandbox_state().await;
-    app.request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("probe");
+    app.get("/__sandbox/health").await;
     journal(&app).await;
 
     assert_eq!(journal(&app).await, Vec::<Value>::new());
@@ -121,12 +113,7 @@ async fn a_full_journal_drops_the_oldest_requests_first() {
     for id in ["r1", "r2", "r3", "r4", "r5"] {
         health_with_id(&app, id, None).await;
     }
-    let resp = app
-        .request(Method::GET, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("journal");
-    let body = expect_status(resp, 200).await;
+    let body = app.get_ok("/__sandbox/requests").await;
 
     assert_eq!(body["capacity"], 3);
     let entries = body["requests"].as_array().expect("requests");
@@ -163,11 +150,7 @@ async fn pins_passwords_and_tokens_never_appear_in_the_journal() {
         .await
         .expect("token in query");
 
-    let resp = app
-        .request(Method::GET, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("journal");
+    let resp = app.get("/__sandbox/requests").await;
     let text = resp.text().await.expect("body");
 
     let basic_seed = basic("admin", SEED_PASSWORD);
@@ -205,10 +188,8 @@ async fn deleting_the_journal_empties_it() {
     health_with_id(&app, "before", None).await;
 
     let resp = app
-        .request(Method::DELETE, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("clear");
+        .call(Method::DELETE, "/__sandbox/requests", None, None)
+        .await;
     let body = expect_status(resp, 200).await;
     health_with_id(&app, "after", None).await;
 
@@ -221,11 +202,7 @@ async fn a_reset_keeps_the_journal() {
     let app = TestApp::spawn().await;
     health_with_id(&app, "kept", None).await;
 
-    let resp = app
-        .request(Method::POST, "/__sandbox/reset")
-        .send()
-        .await
-        .expect("reset");
+    let resp = app.call(Method::POST, "/__sandbox/reset", None, None).await;
     expect_status(resp, 200).await;
 
     assert_eq!(ids(&journal(&app).await), ["kept"]);
@@ -238,10 +215,8 @@ async fn a_reset_with_journal_true_clears_the_journal_too() {
     health_with_id(&app, "gone", Some(&admin)).await;
 
     let resp = app
-        .request(Method::POST, "/__sandbox/reset?journal=true")
-        .send()
-        .await
-        .expect("reset");
+        .call(Method::POST, "/__sandbox/reset?journal=true", None, None)
+        .await;
     let state = expect_status(resp, 200).await;
 
     assert_eq!(state["tokens"], 0, "the state is reset as well: {state}");
@@ -254,10 +229,8 @@ async fn a_reset_with_an_invalid_journal_value_is_refused_and_changes_nothing() 
     let admin = app.admin_token().await;
 
     let resp = app
-        .request(Method::POST, "/__sandbox/reset?journal=maybe")
-        .send()
-        .await
-        .expect("reset");
+        .call(Method::POST, "/__sandbox/reset?journal=maybe", None, None)
+        .await;
 
     expect_error(
         resp,
@@ -311,11 +284,7 @@ async fn a_disabled_control_plane_has_no_journal() {
         .await;
     health_with_id(&app, "r1", None).await;
 
-    let resp = app
-        .request(Method::GET, "/__sandbox/requests")
-        .send()
-        .await
-        .expect("journal");
+    let resp = app.get("/__sandbox/requests").await;
 
     expect_error(resp, 404, 1006, Some(NOT_FOUND)).await;
 }

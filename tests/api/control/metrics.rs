@@ -1,4 +1,4 @@
-//! `GET /metrics` (SPEC §10): Prometheus text with requests by route and status,
+//! `GET /metrics`: Prometheus text with requests by route and status,
 //! latency, the argon2 queue and state writes.
 
 use reqwest::{Method, StatusCode};

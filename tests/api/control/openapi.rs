@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// Routes the contract specifies that another change may not have wired yet
-/// (SPEC §5 registration, §10 metrics): allowed to answer 404 here.
+/// (registration, metrics): allowed to answer 404 here.
 const SPECIFIED_ELSEWHERE: [(&str, &str); 3] = [
     ("POST", "/v1/account"),
     ("POST", "/v1/account/verify"),
@@ -24,11 +24,7 @@ fn checked_in() -> Value {
 async fn the_openapi_document_is_served_as_checked_in() {
     let app = TestApp::spawn().await;
 
-    let resp = app
-        .request(Method::GET, "/__sandbox/openapi.json")
-        .send()
-        .await
-        .expect("openapi");
+    let resp = app.get("/__sandbox/openapi.json").await;
     let ctype = resp.headers().get("content-type").cloned();
     let body = expect_status(resp, 200).await;
 
@@ -47,11 +43,7 @@ async fn the_openapi_document_follows_the_control_token_rule() {
         .start()
         .await;
 
-    let without = app
-        .request(Method::GET, "/__sandbox/openapi.json")
-        .send()
-        .await
-        .expect("openapi");
+    let without = app.get("/__sandbox/openapi.json").await;
     let with = app
         .request(Method::GET, "/__sandbox/openapi.json")
         .bearer_auth("control-secret-123")
@@ -86,10 +78,8 @@ async fn every_documented_route_is_served() {
             let status = resp.status();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             // An empty POST to the faults route adds a fault: remove it at once.
-            app.request(Method::DELETE, "/__sandbox/faults")
-                .send()
-                .await
-                .expect("clear faults");
+            app.call(Method::DELETE, "/__sandbox/faults", None, None)
+                .await;
 
             let unserved = status == StatusCode::METHOD_NOT_ALLOWED
                 || (status == StatusCode::NOT_FOUND && body["errors"][0]["details"] == NOT_FOUND);

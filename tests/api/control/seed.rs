@@ -67,11 +67,7 @@ async fn token(app: &TestApp, user: &str, password: &str) -> String {
 
 /// `POST /__sandbox/reset`, asserting 200.
 async fn reset(app: &TestApp) -> Value {
-    let resp = app
-        .request(Method::POST, "/__sandbox/reset")
-        .send()
-        .await
-        .expect("reset");
+    let resp = app.call(Method::POST, "/__sandbox/reset", None, None).await;
     expect_status(resp, 200).await
 }
 

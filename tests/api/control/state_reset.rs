@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-/// The state body of a fresh server (SPEC §6, default config).
+/// The state body of a fresh server (default config).
 pub(super) fn seed_state() -> Value {
     json!({
         "two_step": {"enabled": false, "updated_at": null},

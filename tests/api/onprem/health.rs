@@ -1,4 +1,4 @@
-//! `GET /v1/health` (tokens, the Apikey scheme, registration status) and the unauthenticated `GET /__sandbox/health` probe (SPEC §4).
+//! `GET /v1/health` (tokens, the Apikey scheme, registration status) and the unauthenticated `GET /__sandbox/health` probe.
 
 use serde_json::{json, Value};
 

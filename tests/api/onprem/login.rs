@@ -318,11 +318,7 @@ async fn logout_revokes_only_the_token_it_was_called_with() {
 async fn logout_without_a_token_is_refused_with_1005() {
     let app = TestApp::spawn().await;
 
-    let resp = app
-        .request(Method::POST, "/v1/users/logout")
-        .send()
-        .await
-        .expect("logout");
+    let resp = app.call(Method::POST, "/v1/users/logout", None, None).await;
 
     expect_error(resp, 401, 1005, Some(NO_CREDENTIALS)).await;
 }

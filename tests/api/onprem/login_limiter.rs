@@ -109,14 +109,7 @@ async fn the_login_limiter_remembers_at_most_its_capacity_of_forwarded_addresses
             .expect("login");
         assert_eq!(resp.status(), 401);
     }
-    let metrics = app
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.get("/metrics").await.text().await.expect("text");
 
     // Assert: memory stayed bounded, and the newest address is still blocked.
     let remembered: f64 = metrics

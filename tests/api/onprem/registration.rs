@@ -1,4 +1,4 @@
-//! Registration (SPEC §5): the two-step PIN guards re-registration.
+//! Registration: the two-step PIN guards re-registration.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
-//! Two-step verification PIN endpoint (SPEC §3) over real TCP: setting, replacing and
-//! disabling the PIN, every PIN validation case, auth and check order, and secrecy.
-//! Black-box only: it never looks inside the server beyond the state file and logs.
+//! The two-step PIN endpoint: setting (string, integer, form), replacing and
+//! disabling the PIN, `updated_at`, idempotent disabling, and the PIN never
+//! showing anywhere. Validation and check order are in `two_step_validation`.
 
 use std::time::Duration;
 
@@ -273,11 +273,7 @@ async fn a_pin_never_appears_in_responses_logs_or_the_state_file() {
         bodies.push(resp.text().await.expect("body"));
     }
     for path in ["/__sandbox/state", "/__sandbox/requests"] {
-        let resp = app
-            .request(Method::GET, path)
-            .send()
-            .await
-            .expect("control request");
+        let resp = app.get(path).await;
         bodies.push(resp.text().await.expect("body"));
     }
 

@@ -348,11 +348,7 @@ async fn reading_an_unknown_user_gets_404_1006() {
 async fn reading_a_user_without_a_token_is_refused_with_401() {
     let app = TestApp::spawn().await;
 
-    let resp = app
-        .request(Method::GET, "/v1/users/admin")
-        .send()
-        .await
-        .expect("read user");
+    let resp = app.get("/v1/users/admin").await;
 
     expect_error(resp, 401, 1005, Some(NO_CREDENTIALS)).await;
 }

@@ -1,4 +1,4 @@
-//! Crash consistency (SPEC §8): the real binary is killed with SIGKILL at random
+//! Crash consistency: the real binary is killed with SIGKILL at random
 //! moments while concurrent clients change the state, then restarted on the same
 //! state file. Every change acknowledged (2xx) before the kill must be there after
 //! the restart; a change still in flight may have happened or not, but nothing else.

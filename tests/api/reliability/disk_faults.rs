@@ -1,4 +1,4 @@
-//! Disk faults through HTTP (SPEC §8): the state write failing at any step answers
+//! Disk faults through HTTP: the state write failing at any step answers
 //! 500 / 1014, leaves the served state as it was, and a restart shows the last
 //! acknowledged state. Runs the server in-process so the write path can be broken
 //! at an exact step.
@@ -54,7 +54,7 @@ async fn a_failed_snapshot_write_at_any_step_answers_500_and_changes_nothing() {
             "{step:?}: the served state changed"
         );
         server.stop().await;
-        let server = InProc::serve(inproc::build(inproc::settings_at(&path)).await);
+        let server = InProc::start(inproc::settings_at(&path)).await;
         assert_eq!(
             server.sandbox_state().await,
             before,
@@ -98,7 +98,7 @@ async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
         );
         assert_eq!(before["two_step"]["enabled"], true);
         server.stop().await;
-        let server = InProc::serve(inproc::build(inproc::settings_at(&path)).await);
+        let server = InProc::start(inproc::settings_at(&path)).await;
         assert_eq!(
             server.sandbox_state().await,
             before,

@@ -40,11 +40,7 @@ async fn pin_changes_beyond_the_argon2_queue_get_503_1016_while_delete_and_healt
         })
         .collect();
     let delete = app.disable_two_step(&token).await;
-    let health = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
+    let health = app.get("/__sandbox/health").await;
     let mut results = Vec::new();
     for post in posts {
         results.push(post.await.expect("join"));
@@ -223,12 +219,7 @@ async fn delete_and_health_answer_during_an_expensive_post_flood_that_is_shed_wi
         };
         let started = Instant::now();
         let delete = app.disable_two_step(&token).await.status();
-        let health = app
-            .request(Method::GET, "/__sandbox/health")
-            .send()
-            .await
-            .expect("health")
-            .status();
+        let health = app.get("/__sandbox/health").await.status();
         let elapsed = started.elapsed();
         let after = log.lock().unwrap().pending.clone();
         let overtaken = before.intersection(&after).count();

@@ -1,7 +1,6 @@
-//! State and durability (SPEC §8): what survives a restart, what the state file looks like,
-//! start-up refusals (corrupt file, held lock), failed writes and concurrent changes.
-//! Black-box only: these tests read the state directory but never write the server's files
-//! except to simulate corruption or a broken disk before/while the server runs.
+//! Durability: what survives a restart (PIN, tokens, the admin password, the PIN
+//! guarding re-registration), concurrent changes, and ephemeral state restarting
+//! from the seed. The state file itself is in `state_file`.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

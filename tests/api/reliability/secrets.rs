@@ -1,4 +1,4 @@
-//! Secrets stay secret (SPEC §3, §10): a scenario touching every secret the
+//! Secrets stay secret: a scenario touching every secret the
 //! server handles runs against a server logging JSON at `trace` level; no PIN,
 //! password, token, Basic credential or argon2 hash may appear in anything it
 //! printed, nor in any response (except the token a login reply issues).

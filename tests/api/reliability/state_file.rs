@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -52,12 +52,7 @@ async fn the_state_file_does_not_exist_before_the_first_change() {
 
     // Act: requests that change nothing
     app.sandbox_state().await;
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
+    app.get_ok("/__sandbox/health").await;
     let resp = app.login("admin", "wrong-password", None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 

@@ -57,6 +57,19 @@ pub trait Server {
         self.client().request(method, self.url(path))
     }
 
+    /// `GET path` without credentials.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// `GET path` without credentials, asserting 200; returns the JSON body.
+    async fn get_ok(&self, path: &str) -> Value {
+        expect_status(self.get(path).await, 200).await
+    }
+
     /// `method path` with an optional bearer token and an optional JSON body.
     async fn call(
         &self,
@@ -157,24 +170,14 @@ pub trait Server {
     /// Asserts the unauthenticated probe `GET /__sandbox/health` answers 200 with a
     /// JSON content type and `{"status":"ok"}`.
     async fn assert_probe_ok(&self) {
-        let resp = self
-            .request(Method::GET, "/__sandbox/health")
-            .send()
-            .await
-            .expect("sandbox health");
-        let r = Reply::of(resp).await;
+        let r = Reply::of(self.get("/__sandbox/health").await).await;
         assert!(r.is_json(), "probe: {r:?}");
         assert_eq!(assert_status(&r, 200), json!({"status": "ok"}));
     }
 
     /// `GET /__sandbox/state` (no control token), asserting 200.
     async fn sandbox_state(&self) -> Value {
-        let resp = self
-            .request(Method::GET, "/__sandbox/state")
-            .send()
-            .await
-            .expect("sandbox state");
-        expect_status(resp, 200).await
+        self.get_ok("/__sandbox/state").await
     }
 }
 

@@ -66,6 +66,11 @@ pub struct InProc {
 }
 
 impl InProc {
+    /// Builds an app from `settings` (see [`build`]) and serves it.
+    pub async fn start(settings: Settings) -> InProc {
+        InProc::serve(build(settings).await)
+    }
+
     /// Serves `app` (built and possibly given store hooks by the test).
     pub fn serve(app: App) -> InProc {
         let base = format!("http://{}", app.local_addr());

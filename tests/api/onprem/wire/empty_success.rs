@@ -26,11 +26,7 @@ async fn empty_success_bodies(mode: &str) -> Vec<(&'static str, Reply)> {
         out.push((case, r));
     }
     // Errors keep their envelope whatever the empty-success form.
-    let resp = app
-        .request(Method::DELETE, TWO_STEP)
-        .send()
-        .await
-        .expect("401");
+    let resp = app.call(Method::DELETE, TWO_STEP, None, None).await;
     expect_error(resp, 401, 1005, Some(NO_CREDENTIALS)).await;
     out
 }

@@ -14,16 +14,8 @@ async fn every_v1_response_is_json_and_carries_meta() {
 
     // Act
     let success = app.disable_two_step(&admin).await;
-    let unauthorized = app
-        .request(Method::DELETE, TWO_STEP)
-        .send()
-        .await
-        .expect("401");
-    let not_found = app
-        .request(Method::GET, "/v1/nope")
-        .send()
-        .await
-        .expect("404");
+    let unauthorized = app.call(Method::DELETE, TWO_STEP, None, None).await;
+    let not_found = app.get("/v1/nope").await;
 
     // Assert
     for (case, resp, status) in [
@@ -51,16 +43,8 @@ async fn the_configured_api_version_shows_in_meta() {
 
     // Act
     let success = app.disable_two_step(&admin).await;
-    let not_found = app
-        .request(Method::GET, "/v1/nope")
-        .send()
-        .await
-        .expect("404");
-    let unauthorized = app
-        .request(Method::DELETE, TWO_STEP)
-        .send()
-        .await
-        .expect("401");
+    let not_found = app.get("/v1/nope").await;
+    let unauthorized = app.call(Method::DELETE, TWO_STEP, None, None).await;
 
     // Assert
     for (case, resp) in [

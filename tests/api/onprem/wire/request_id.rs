@@ -126,16 +126,8 @@ async fn a_request_without_an_id_gets_a_fresh_hex_id_each_time() {
     let app = TestApp::spawn().await;
 
     // Act
-    let first = app
-        .request(Method::GET, "/v1/nope")
-        .send()
-        .await
-        .expect("first");
-    let second = app
-        .request(Method::GET, "/v1/nope")
-        .send()
-        .await
-        .expect("second");
+    let first = app.get("/v1/nope").await;
+    let second = app.get("/v1/nope").await;
 
     // Assert
     let a = request_id(&first).expect("first X-Request-ID");
