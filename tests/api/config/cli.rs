@@ -107,6 +107,19 @@ fn assert_json_log_lines(stderr: &str, needle: &str) {
     assert!(found, "no JSON log line contains {needle:?}: {stderr}");
 }
 
+/// Sends the probe with request id `id` and asserts that the log lines are JSON
+/// objects and one of them names `id`.
+async fn assert_probe_is_logged_as_json(app: &TestApp, id: &str) {
+    let resp = app
+        .request(Method::GET, "/__sandbox/health")
+        .header("X-Request-ID", id)
+        .send()
+        .await
+        .expect("health");
+    expect_status(resp, 200).await;
+    assert_json_log_lines(&stderr_of(app, id).await, id);
+}
+
 #[tokio::test]
 async fn the_json_log_format_flag_makes_log_lines_json_objects() {
     // Arrange
@@ -116,18 +129,8 @@ async fn the_json_log_format_flag_makes_log_lines_json_objects() {
         .start()
         .await;
 
-    // Act
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .header("X-Request-ID", "json-log-probe-1")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
-
-    // Assert
-    let err = stderr_of(&app, "json-log-probe-1").await;
-    assert_json_log_lines(&err, "json-log-probe-1");
+    // Act + Assert
+    assert_probe_is_logged_as_json(&app, "json-log-probe-1").await;
 }
 
 #[tokio::test]
@@ -140,18 +143,8 @@ async fn the_log_format_flag_overrides_the_environment() {
         .start()
         .await;
 
-    // Act
-    let resp = app
-        .request(Method::GET, "/__sandbox/health")
-        .header("X-Request-ID", "json-log-probe-2")
-        .send()
-        .await
-        .expect("health");
-    expect_status(resp, 200).await;
-
-    // Assert
-    let err = stderr_of(&app, "json-log-probe-2").await;
-    assert_json_log_lines(&err, "json-log-probe-2");
+    // Act + Assert
+    assert_probe_is_logged_as_json(&app, "json-log-probe-2").await;
 }
 
 #[tokio::test]

@@ -8,17 +8,21 @@ use wa_twostep::Sandbox;
 
 use crate::support::*;
 
+/// The shared HTTP helpers, pointed at `sandbox`.
+fn api(sandbox: &Sandbox) -> Remote {
+    Remote {
+        base: sandbox.url().to_owned(),
+        client: http_client(),
+    }
+}
+
 #[tokio::test]
 async fn an_embedded_sandbox_hands_out_a_working_admin_token() {
     let sandbox = Sandbox::start().await.expect("start");
     assert!(sandbox.url().starts_with("http://127.0.0.1:"));
-    let resp = http_client()
-        .post(format!("{}{TWO_STEP}", sandbox.url()))
-        .bearer_auth(sandbox.admin_token())
-        .json(&json!({"pin": "123456"}))
-        .send()
-        .await
-        .expect("set pin");
+    let resp = api(&sandbox)
+        .set_pin(sandbox.admin_token(), json!({"pin": "123456"}))
+        .await;
     expect_status(resp, 200).await;
 
     let state = sandbox.state().await.expect("state");
@@ -33,24 +37,15 @@ async fn an_embedded_sandbox_hands_out_a_working_admin_token() {
 #[tokio::test]
 async fn an_embedded_sandbox_resets_to_its_seed() {
     let sandbox = Sandbox::start().await.expect("start");
-    let resp = http_client()
-        .post(format!("{}{TWO_STEP}", sandbox.url()))
-        .bearer_auth(sandbox.admin_token())
-        .json(&json!({"pin": "123456"}))
-        .send()
-        .await
-        .expect("set pin");
+    let resp = api(&sandbox)
+        .set_pin(sandbox.admin_token(), json!({"pin": "123456"}))
+        .await;
     expect_status(resp, 200).await;
     let state = sandbox.reset().await.expect("reset");
     assert!(!state.two_step.enabled);
     assert_eq!(state.tokens, 0);
     // The reset revoked the admin token along with every other.
-    let resp = http_client()
-        .delete(format!("{}{TWO_STEP}", sandbox.url()))
-        .bearer_auth(sandbox.admin_token())
-        .send()
-        .await
-        .expect("disable");
+    let resp = api(&sandbox).disable_two_step(sandbox.admin_token()).await;
     expect_error(resp, 401, 1005, Some(NO_CREDENTIALS)).await;
 }
 
