@@ -1,24 +1,21 @@
-//! One integration-test binary (fast to link): every module is a group of
-//! black-box tests against the real binary over TCP.
+//! The integration tests, in one binary (fast to link). Everything is black-box
+//! over real TCP on 127.0.0.1, port 0.
+//!
+//! - Against the spawned `wa-twostep` binary (`support::app::TestApp`): `onprem`
+//!   (the `/v1` API and its wire conventions), `control` (the `/__sandbox` control
+//!   plane, seeds, OpenAPI, metrics; all but `control::embed`), `config`, and in
+//!   `reliability`: `crash`, `overload`, `slow_clients`, `secrets`, `persistence`,
+//!   `state_file` and the raw-socket half of `hostile` (`hostile::over_tcp`).
+//! - In-process: `control::embed` tests `wa_twostep::Sandbox` itself;
+//!   `reliability::disk_faults` serves a `wa_twostep::startup::App` with store
+//!   hooks (`support::inproc::InProc`); `reliability::hostile::in_process` drives
+//!   `App::router` with `oneshot`, so generated requests reach it unaltered.
+//!
+//! `support` holds the harnesses, the raw HTTP/1.1 client, the envelope
+//! assertions and the shared constants.
 
 mod config;
-mod crash;
-mod disk_faults;
-mod embed;
-mod faults;
-mod health;
-mod helpers;
-mod hostile;
-mod journal;
-mod limits;
-mod login;
-mod metrics;
-mod openapi;
-mod persistence;
-mod registration;
-mod sandbox;
-mod secrets;
-mod seed;
-mod two_step;
-mod users;
-mod wire;
+mod control;
+mod onprem;
+mod reliability;
+mod support;

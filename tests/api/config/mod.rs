@@ -1,0 +1,4 @@
+//! Configuration: the config file, environment and precedence (`settings`), and the command line, ready line, log format and exit statuses (`cli`).
+
+mod cli;
+mod settings;

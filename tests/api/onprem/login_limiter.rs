@@ -1,0 +1,127 @@
+//! The failed-login limiter: after `auth.max_failed_logins` failures a client
+//! address gets 429 / 1015 even with the right password; `X-Forwarded-For` counts
+//! only when trusted; the limiter's memory is bounded.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::login::raw_login;
+use crate::support::*;
+
+/// A server that blocks a client address after 3 failed logins.
+fn limited_app() -> Spawn {
+    TestApp::with().env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "3")
+}
+
+/// The admin's first login with the right password and a valid new one: it would
+/// succeed if the client address were not blocked.
+async fn right_first_login(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .request(Method::POST, "/v1/users/login")
+        .header("Authorization", basic("admin", SEED_PASSWORD))
+        .json(&json!({"new_password": ADMIN_PASSWORD}));
+    if let Some(x) = forwarded_for {
+        req = req.header("X-Forwarded-For", x);
+    }
+    req.send().await.expect("login")
+}
+
+/// Sends `times` logins with a wrong password, each answered with a bare 401.
+async fn fail_logins(app: &TestApp, times: usize, forwarded_for: Option<&str>) {
+    let wrong = basic("admin", "wrong-password");
+    for _ in 0..times {
+        expect_login_refused(raw_login(app, Some(&wrong), forwarded_for).await).await;
+    }
+}
+
+#[tokio::test]
+async fn after_max_failed_logins_even_the_right_password_gets_429() {
+    let app = limited_app().start().await;
+    fail_logins(&app, 3, None).await;
+
+    let resp = right_first_login(&app, None).await;
+
+    expect_error(resp, 429, 1015, Some(LOGIN_LIMITED)).await;
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count_towards_the_limiter() {
+    let app = limited_app()
+        .env("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")
+        .start()
+        .await;
+
+    for _ in 0..5 {
+        expect_token(app.login("admin", SEED_PASSWORD, None).await).await;
+    }
+    fail_logins(&app, 2, None).await;
+
+    expect_token(app.login("admin", SEED_PASSWORD, None).await).await;
+}
+
+#[tokio::test]
+async fn with_trusted_forwarded_for_each_left_most_address_has_its_own_budget() {
+    let app = limited_app()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .start()
+        .await;
+    fail_logins(&app, 3, Some("10.0.0.1, 127.0.0.1")).await;
+    let blocked = right_first_login(&app, Some("10.0.0.1, 127.0.0.1")).await;
+    expect_error(blocked, 429, 1015, Some(LOGIN_LIMITED)).await;
+
+    let other = right_first_login(&app, Some("10.0.0.2, 127.0.0.1")).await;
+
+    expect_token(other).await;
+}
+
+#[tokio::test]
+async fn with_untrusted_forwarded_for_changing_the_header_does_not_escape_the_block() {
+    let app = limited_app().start().await;
+    fail_logins(&app, 3, Some("10.0.0.1, 127.0.0.1")).await;
+
+    let other = right_first_login(&app, Some("10.0.0.2, 127.0.0.1")).await;
+    let none = right_first_login(&app, None).await;
+
+    expect_error(other, 429, 1015, Some(LOGIN_LIMITED)).await;
+    expect_error(none, 429, 1015, Some(LOGIN_LIMITED)).await;
+}
+
+#[tokio::test]
+async fn the_login_limiter_remembers_at_most_its_capacity_of_forwarded_addresses() {
+    // Arrange: trust X-Forwarded-For, so each request can claim a new address.
+    let app = TestApp::with()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("WA_TWOSTEP_AUTH__LOGIN_LIMITER_CAPACITY", "50")
+        .env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1")
+        .start()
+        .await;
+    let fail_from = |addr: String| {
+        app.request(Method::POST, "/v1/users/login")
+            .header("Authorization", basic("admin", "wrong"))
+            .header("X-Forwarded-For", addr)
+            .send()
+    };
+
+    // Act: 400 distinct addresses fail once each.
+    for n in 0..400u32 {
+        let resp = fail_from(format!("10.{}.{}.1", n / 256, n % 256))
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 401);
+    }
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+
+    // Assert: memory stayed bounded, and the newest address is still blocked.
+    let remembered: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wa_twostep_login_limiter_addresses "))
+        .expect("limiter gauge")
+        .parse()
+        .expect("number");
+    assert!(
+        remembered <= 50.0,
+        "limiter remembers {remembered} addresses"
+    );
+    let again = fail_from("10.1.143.1".into()).await.expect("login");
+    expect_error(again, 429, 1015, Some(LOGIN_LIMITED)).await;
+}

@@ -1,0 +1,113 @@
+//! Disk faults through HTTP: the state write failing at any step answers
+//! 500 / 1014, leaves the served state as it was, and a restart shows the last
+//! acknowledged state. Runs the server in-process so the write path can be broken
+//! at an exact step.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::json;
+use wa_twostep::store::WriteStep;
+
+use crate::support::inproc::{self, InProc};
+use crate::support::*;
+
+fn fail_once(step: WriteStep) -> wa_twostep::store::FailHook {
+    let fired = AtomicBool::new(false);
+    Arc::new(move |s| {
+        if s == step && !fired.swap(true, Ordering::SeqCst) {
+            Err(std::io::Error::other("injected disk fault"))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_write_at_any_step_answers_500_and_changes_nothing() {
+    for step in [
+        WriteStep::CreateTemp,
+        WriteStep::WriteTemp,
+        WriteStep::SyncTemp,
+        WriteStep::Rename,
+        WriteStep::SyncDir,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let app = inproc::build(inproc::settings_at(&path)).await;
+        // The first change (the first login) writes the first snapshot.
+        app.inject_write_failures(fail_once(step));
+        let server = InProc::serve(app);
+        let before = server.sandbox_state().await;
+
+        let resp = server.first_login().await;
+
+        let body = expect_error(resp, 500, 1014, None).await;
+        assert!(
+            body["errors"][0].get("details").is_none(),
+            "{step:?}: the cause leaked: {body}"
+        );
+        assert_eq!(
+            server.sandbox_state().await,
+            before,
+            "{step:?}: the served state changed"
+        );
+        server.stop().await;
+        let server = InProc::start(inproc::settings_at(&path)).await;
+        assert_eq!(
+            server.sandbox_state().await,
+            before,
+            "{step:?}: a restart shows a change that failed"
+        );
+        expect_status(server.first_login().await, 200).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
+    for step in [WriteStep::AppendLog, WriteStep::SyncLog] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let app = inproc::build(inproc::settings_at(&path)).await;
+        let server = InProc::serve(app);
+        let login = expect_status(server.first_login().await, 200).await;
+        let token = login["users"][0]["token"].as_str().unwrap().to_owned();
+        let pin = Some(json!({"pin": "123456"}));
+        expect_status(
+            server.call(Method::POST, TWO_STEP, Some(&token), pin).await,
+            200,
+        )
+        .await;
+        server.stop().await;
+        let app = inproc::build(inproc::settings_at(&path)).await;
+        app.inject_write_failures(fail_once(step));
+        let server = InProc::serve(app);
+        let before = server.sandbox_state().await;
+
+        let resp = server
+            .call(Method::DELETE, TWO_STEP, Some(&token), None)
+            .await;
+
+        expect_error(resp, 500, 1014, None).await;
+        assert_eq!(
+            server.sandbox_state().await,
+            before,
+            "{step:?}: the served state changed"
+        );
+        assert_eq!(before["two_step"]["enabled"], true);
+        server.stop().await;
+        let server = InProc::start(inproc::settings_at(&path)).await;
+        assert_eq!(
+            server.sandbox_state().await,
+            before,
+            "{step:?}: a restart shows a change that failed"
+        );
+        let resp = server
+            .call(Method::DELETE, TWO_STEP, Some(&token), None)
+            .await;
+        expect_status(resp, 200).await;
+        server.stop().await;
+    }
+}

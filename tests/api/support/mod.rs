@@ -1,0 +1,16 @@
+//! What every test module shares; `use crate::support::*` brings all of it in.
+
+// One test binary holds every module; a helper that some group leaves unused is fine.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod assert;
+pub mod client;
+pub mod consts;
+pub mod inproc;
+pub mod raw_http;
+
+pub use app::{command, run_to_exit, Spawn, TestApp};
+pub use assert::*;
+pub use client::*;
+pub use consts::*;
