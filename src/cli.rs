@@ -1,4 +1,4 @@
-//! Command-line flags. They override every other configuration source (SPEC §7);
+//! Command-line flags. They override every other configuration source (docs/behaviour.md#configuration-and-command-line);
 //! turning them into settings is `config`'s job, not this module's.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! Typed settings, layered: built-in defaults < TOML file (`--config`) <
-//! `WA_TWOSTEP_<SECTION>__<KEY>` environment < command-line flags (SPEC §7).
+//! `WA_TWOSTEP_<SECTION>__<KEY>` environment < command-line flags (docs/behaviour.md#configuration-and-command-line).
 //! Everything is validated once, at start; a bad key or value is an error that
 //! names it (the binary exits 2). Nothing here is read again after start-up.
 
@@ -94,7 +94,7 @@ impl Default for StateSettings {
     }
 }
 
-/// The form of an "empty success" body (SPEC §1).
+/// The form of an "empty success" body (docs/behaviour.md#empty-success).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmptySuccess {

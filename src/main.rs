@@ -1,6 +1,6 @@
 //! The `wa-twostep` binary: flags → settings → logs → build → ready line → serve
 //! until SIGINT/SIGTERM. Exit status: 0 clean stop, 2 configuration error, 1 other
-//! start-up failure (SPEC §7).
+//! start-up failure (docs/behaviour.md#configuration-and-command-line).
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! Who is calling: bearer tokens, the admin guard, `Apikey` for health, Basic
 //! credentials for login, the control-plane token, and the client address.
-//! Extractors here run before any body is read (SPEC §1 check order).
+//! Extractors here run before any body is read (docs/behaviour.md#check-order).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -37,7 +37,7 @@ pub struct HealthCaller;
 pub struct ControlCaller;
 
 /// The token of `Authorization: Bearer <token>`. The scheme word is matched
-/// case-sensitively, as the real server did (reference §1.1).
+/// case-sensitively, as the real server did (docs/on-premises.md#login-and-tokens).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?;
@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if caller.principal.role != Role::Admin {
-            // What the real webapp's error handler sent for Symfony's AccessDenied (reference §1.3).
+            // What the real webapp's error handler sent for Symfony's AccessDenied (docs/on-premises.md#users-and-roles).
             return Err(ApiError::forbidden("User doesn't have permission"));
         }
         Ok(Admin(caller))

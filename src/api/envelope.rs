@@ -1,4 +1,4 @@
-//! The WhatsApp response envelope (SPEC §1): `meta` on every body, the error
+//! The WhatsApp response envelope (docs/behaviour.md#envelope): `meta` on every body, the error
 //! shape with fixed titles (from the code table in `error`), and the three forms
 //! of "empty success".
 //!
@@ -82,7 +82,7 @@ impl Wire {
     /// Prepares the renderer for `api.version` and `api.empty_success`.
     pub fn new(version: &str, empty_success: EmptySuccess) -> Wire {
         let meta = serde_json::json!({"version": version, "api_status": "stable"});
-        // `version` first, as the real webapp wrote it (reference §2).
+        // `version` first, as the real webapp wrote it (docs/on-premises.md#response-envelope).
         let meta = format!(
             "{{\"version\":{},\"api_status\":\"stable\"}}",
             meta["version"]

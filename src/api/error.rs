@@ -1,5 +1,5 @@
 //! Errors at the HTTP edge: the one table of WhatsApp error codes ([`Code`]: each
-//! code's title and default status, reference §3), the edge's error type
+//! code's title and default status, docs/on-premises.md#error-codes), the edge's error type
 //! [`ApiError`], and how each domain error becomes one (the `From` impls, so
 //! handlers use `?`). The envelope around an error is rendered by `envelope`.
 
@@ -59,7 +59,7 @@ impl Code {
         Code::InvalidRequest,
     ];
 
-    /// The table: the default status (SPEC §1 table) and the fixed title of each code.
+    /// The table: the default status (docs/behaviour.md#error-codes-and-statuses) and the fixed title of each code.
     const fn entry(self) -> (StatusCode, &'static str) {
         match self {
             Code::ResourceExists => (StatusCode::CONFLICT, "Resource already exists"),
@@ -97,7 +97,7 @@ impl Code {
     }
 
     /// The code the server pairs with `status` (an injected fault that names only
-    /// a status gets it): the one the server uses with that status (SPEC §1
+    /// a status gets it): the one the server uses with that status (docs/behaviour.md#wire-conventions
     /// table), else 1014.
     pub fn for_status(status: u16) -> Code {
         match status {

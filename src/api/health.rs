@@ -1,4 +1,4 @@
-//! Health: the emulated `GET /v1/health` and the sandbox's own readiness probe (SPEC §4).
+//! Health: the emulated `GET /v1/health` and the sandbox's own readiness probe (docs/behaviour.md#health).
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -28,13 +28,13 @@ struct LoginReply<'a> {
 }
 
 /// Wrong or missing Basic credentials: 401 with an empty body and no
-/// `WWW-Authenticate`, as the real server's `.htaccess` made it (reference §1.1).
+/// `WWW-Authenticate`, as the real server's `.htaccess` made it (docs/on-premises.md#login-and-tokens).
 fn refused() -> Response {
     StatusCode::UNAUTHORIZED.into_response()
 }
 
 /// `POST /v1/users/login` with Basic credentials and an optional `new_password`.
-/// The credentials are checked before the body is read (SPEC §1 check order).
+/// The credentials are checked before the body is read (docs/behaviour.md#check-order).
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Some((username, password)) = basic_credentials(&parts.headers) else {

@@ -1,4 +1,4 @@
-//! `GET /metrics` (SPEC §10): the registry (`crate::metrics`) rendered as
+//! `GET /metrics` (docs/behaviour.md#observability): the registry (`crate::metrics`) rendered as
 //! Prometheus text: requests by route and status, a latency histogram, the
 //! argon2 queue and its waits, state writes, and the login limiter's size.
 

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 
 const X_REQUEST_ID: &str = "x-request-id";
 
-/// An incoming id is echoed when it is 1–128 visible ASCII characters (SPEC §1).
+/// An incoming id is echoed when it is 1–128 visible ASCII characters (docs/behaviour.md#request-id).
 fn valid_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
     (1..=128).contains(&b.len()) && b.iter().all(|c| (0x21..=0x7e).contains(c))
@@ -125,7 +125,7 @@ fn render(wire: &Wire, resp: &mut Response) {
     let render = match resp.extensions_mut().remove::<Render>() {
         Some(r) => r,
         // The real server answered a wrong method with 405 and code 1014, no
-        // details (reference §6); axum has already set the `Allow` header.
+        // details (docs/on-premises.md#wire-conventions); axum has already set the `Allow` header.
         None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => Render::Error {
             code: Code::Internal.number(),
             details: None,

@@ -1,4 +1,4 @@
-//! Request parameters from a JSON object body or a form body (SPEC §1), with the
+//! Request parameters from a JSON object body or a form body (docs/behaviour.md#parameters), with the
 //! body limit (413 / 1009) and malformed JSON (400 / 1025). Nothing else reads bodies.
 
 use axum::extract::{FromRequest, Request};
@@ -25,7 +25,7 @@ pub enum BodyKind {
 }
 
 /// Classifies a `Content-Type` value. The JSON media type is matched
-/// case-sensitively, as the real webapp did (reference §6: it parsed JSON only when
+/// case-sensitively, as the real webapp did (docs/on-premises.md#wire-conventions: it parsed JSON only when
 /// the header started with `application/json`), so a client sending
 /// `Application/JSON` sees here what it would see there: no parameters.
 pub fn body_kind(content_type: Option<&str>) -> BodyKind {

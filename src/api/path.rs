@@ -1,6 +1,6 @@
 //! The `{username}` path segment of `/v1/users/{username}`, decoded without ever
 //! failing: axum's `Path` rejects percent-encoded bytes that are not UTF-8 with a
-//! plain-text 400, which must never reach a client (SPEC §1: every answer is the
+//! plain-text 400, which must never reach a client (docs/behaviour.md#envelope: every answer is the
 //! envelope). No other path parameters exist.
 
 use std::convert::Infallible;

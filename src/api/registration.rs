@@ -1,4 +1,4 @@
-//! Phone registration: `POST /v1/account` and `POST /v1/account/verify` (SPEC §5),
+//! Phone registration: `POST /v1/account` and `POST /v1/account/verify` (docs/behaviour.md#registration),
 //! admin only. The field checks are here; the PIN guard is the domain's.
 
 use axum::extract::State;

@@ -17,7 +17,7 @@ pub fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// `2026-12-02 21:00:00+00:00`: the real server's `expires_after`, PHP's
-/// `Y-m-d H:i:sP` in UTC (reference §1.1).
+/// `Y-m-d H:i:sP` in UTC (docs/on-premises.md#login-and-tokens).
 pub fn php_datetime(secs: i64) -> String {
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+00:00");
     OffsetDateTime::from_unix_timestamp(secs)

@@ -1,4 +1,4 @@
-//! `POST` / `DELETE /v1/settings/account/two-step` (SPEC §3), admin only.
+//! `POST` / `DELETE /v1/settings/account/two-step` (docs/behaviour.md#two-step-verification), admin only.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ pub async fn enable(
     Ok(Empty(StatusCode::OK))
 }
 
-/// Disables two-step verification. The body, if any, is ignored (SPEC §2).
+/// Disables two-step verification. The body, if any, is ignored (docs/behaviour.md#parameters).
 pub async fn disable(State(state): State<AppState>, _admin: Admin) -> Result<Empty, ApiError> {
     state.two_step.disable().await?;
     Ok(Empty(StatusCode::OK))

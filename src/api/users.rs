@@ -1,5 +1,5 @@
 //! User management: `POST /v1/users` and `GET`/`PUT`/`DELETE /v1/users/{username}`
-//! (SPEC §2). Logging in and out is `login`.
+//! (docs/behaviour.md#users-login-and-tokens). Logging in and out is `login`.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,4 +1,4 @@
-//! The control plane's service (SPEC §6): a summary of the state for
+//! The control plane's service (docs/behaviour.md#control-plane): a summary of the state for
 //! `GET /__sandbox/state`, and the reset, in one place. A reset returns the
 //! durable state to the seed, forgets the failed-login and PIN-guess counts, and
 //! empties the control plane's own registries (injected faults, and the journal

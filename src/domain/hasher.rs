@@ -1,4 +1,4 @@
-//! argon2id hashing and verifying on a bounded blocking pool (SPEC §9).
+//! argon2id hashing and verifying on a bounded blocking pool (docs/behaviour.md#limits-and-overload).
 //!
 //! Hashing never runs on the async workers: each job holds a semaphore slot and
 //! runs in `spawn_blocking`. At most `max_concurrent` run at once; when

@@ -1,10 +1,10 @@
-//! Counting limiter keyed by client address: the failed-login limit (SPEC §2) and,
+//! Counting limiter keyed by client address: the failed-login limit (docs/behaviour.md#failed-login-limit) and,
 //! later, the registration PIN-guess limit. Memory is bounded.
 //!
 //! Each address gets a fixed window that opens at its first counted event and lasts
 //! `window`; once `max` events fall in the window, the address is blocked until it
 //! closes. This mirrors the real server's per-IP counter of wrong logins per hour
-//! (reference §1.1, `RL_MAX_WRONG_LOGINS` = 30 per 3600 s).
+//! (docs/on-premises.md#login-and-tokens, `RL_MAX_WRONG_LOGINS` = 30 per 3600 s).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,9 +1,9 @@
-//! Password and username rules (SPEC §2, reference §1.2). Parsing is the only way
+//! Password and username rules (docs/behaviour.md#user-management, docs/on-premises.md#passwords-and-usernames). Parsing is the only way
 //! to build a `Password` or `Username`, so holding one means the rule was met.
 
 use crate::secret::Secret;
 
-/// The details the real webapp sent for a password that breaks the rule (reference §1.2).
+/// The details the real webapp sent for a password that breaks the rule (docs/on-premises.md#passwords-and-usernames).
 pub const PASSWORD_RULE: &str =
     "Password doesn't meet complexity requirements: length between 8 and 64 characters, \
 at least 1 each of upper-case character, lower-case character, digit, special character \
@@ -63,7 +63,7 @@ pub enum BadUsername {
 
 impl Username {
     /// 4–32 characters of `A–Z a–z 0–9 . _ -`: what the real server's "unchanged by
-    /// urlencode" rule allows (reference §1.2).
+    /// urlencode" rule allows (docs/on-premises.md#passwords-and-usernames).
     pub fn parse(s: &str) -> Result<Username, BadUsername> {
         let ok = (4..=32).contains(&s.len())
             && s.bytes()

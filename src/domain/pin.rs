@@ -1,4 +1,4 @@
-//! The two-step PIN rule (SPEC §3). `Pin` can only be built by parsing, so a
+//! The two-step PIN rule (docs/behaviour.md#the-pin-rule). `Pin` can only be built by parsing, so a
 //! value of this type is always six ASCII digits. Its `Debug` is redacted.
 
 use serde_json::Value;
@@ -26,7 +26,7 @@ impl Pin {
     /// The real webapp rejected values PHP considers falsy (`""`, `"0"`, `0`, `0.0`,
     /// `null`, `false`, `[]`; `{}` decodes to an empty array there) with "Pin must not
     /// be empty" and passed everything else, with its JSON type, to the core app
-    /// (reference §4.2). The official Node SDK sends the PIN as a number (S16), so a
+    /// (docs/on-premises.md#what-the-web-container-does). The official Node SDK sends the PIN as a number (docs/on-premises.md#what-no-source-says), so a
     /// six-digit integer is accepted as well as a six-digit string.
     pub fn from_json(value: &Value) -> Result<Pin, PinError> {
         if is_php_falsy(value) {

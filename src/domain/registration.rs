@@ -1,4 +1,4 @@
-//! Registration (SPEC §5): the guard that the two-step PIN exists for. Re-registering
+//! Registration (docs/behaviour.md#registration): the guard that the two-step PIN exists for. Re-registering
 //! while two-step is on needs the right PIN, and wrong guesses are limited.
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,4 +1,4 @@
-//! Two-step verification (SPEC §3): enable or change the PIN, disable it, and
+//! Two-step verification (docs/behaviour.md#two-step-verification): enable or change the PIN, disable it, and
 //! verify a PIN (for registration). Only an argon2id hash of the PIN is kept.
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ impl TwoStep {
     }
 
     /// Enables two-step with `pin`, replacing any PIN already set (that is how a PIN
-    /// is changed: reference §4.3). Returns once the change is durable.
+    /// is changed: docs/on-premises.md#what-no-source-says). Returns once the change is durable.
     pub async fn enable(&self, pin: Pin) -> Result<(), Unavailable> {
         let hash = self.hasher.hash(Secret::new(pin.expose())).await?;
         self.store

@@ -7,7 +7,7 @@
 //! state, makes the batch durable with one log append and one fsync (group
 //! commit), then applies the ops to the published state and answers every
 //! waiter. A failed write answers every change of the batch with the error and
-//! leaves the published state untouched (SPEC §8).
+//! leaves the published state untouched (docs/behaviour.md#state-and-durability).
 
 pub mod fail;
 pub mod file;

@@ -1,4 +1,4 @@
-//! Fault injection (SPEC §6): a test asks that the next matching requests get an
+//! Fault injection (docs/behaviour.md#control-plane): a test asks that the next matching requests get an
 //! error envelope and/or a delay, to exercise its client's handling of 500, 503,
 //! 429 and slow answers. A fault acts before routing and authentication, so no
 //! credentials are needed to provoke it; it never touches the control plane.

@@ -1,4 +1,4 @@
-//! The request journal (SPEC §6): what the clients under test sent and what they
+//! The request journal (docs/behaviour.md#control-plane): what the clients under test sent and what they
 //! got, for a test to inspect. It records the method, the path (no query string),
 //! the final status, the request id, the time and the latency — never a header or
 //! a body, so no PIN, password or token can reach it. Memory only; bounded.

@@ -1,4 +1,4 @@
-//! The sandbox control plane (`/__sandbox/...`, SPEC §6): not part of the real
+//! The sandbox control plane (`/__sandbox/...`, docs/behaviour.md#control-plane): not part of the real
 //! API, so it lives under its own prefix, needs `control.token` when one is set,
 //! and its bodies carry no `meta`.
 //!

@@ -1,5 +1,5 @@
 //! The seed: the state the server starts from when no state file exists, and the
-//! state `POST /__sandbox/reset` returns to (SPEC §2, §6).
+//! state `POST /__sandbox/reset` returns to (docs/behaviour.md#login, docs/behaviour.md#control-plane).
 //!
 //! Without a seed file it is the `[auth]`/`[account]` settings' single admin. A
 //! seed file (`state.seed`, `--seed FILE`; TOML, or JSON when the name ends in

@@ -1,4 +1,4 @@
-//! Users (SPEC §2): the [`Users`] service, which owns the user records, login
+//! Users (docs/behaviour.md#users-login-and-tokens): the [`Users`] service, which owns the user records, login
 //! and tokens, independent of HTTP. User management lives here; logging in and
 //! out in [`login`]; how tokens are made and stored in [`tokens`].
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 /// The documented key table, verbatim: the keys and their defaults.
-const SPEC_KEYS: &str = r#"
+const DOCUMENTED_KEYS: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
 body_limit_bytes = 65536
@@ -140,7 +140,7 @@ async fn the_example_config_file_starts_the_server() {
 #[test]
 fn the_example_config_file_lists_every_key_with_its_default_and_env_name() {
     // Arrange
-    let spec: toml::Table = toml::from_str(SPEC_KEYS).expect("key table parses");
+    let spec: toml::Table = toml::from_str(DOCUMENTED_KEYS).expect("key table parses");
     let text = std::fs::read_to_string(example_config()).expect("read config.example.toml");
 
     // Act
