@@ -118,12 +118,24 @@ impl Metrics {
         );
         let (waits, wait_micros) = self.hasher.waited();
         let stats = self.store.stats();
-        let gauges: [(&str, &str, &str, f64); 9] = [
+        let gauges: [(&str, &str, &str, f64); 11] = [
             (
                 "wa_twostep_login_limiter_addresses",
                 "gauge",
                 "Client addresses the failed-login limiter remembers.",
                 self.accounts.limiter_addresses() as f64,
+            ),
+            (
+                "wa_twostep_tokens_evicted_total",
+                "counter",
+                "Oldest tokens revoked because their user reached auth.max_tokens_per_user.",
+                self.accounts.tokens_evicted() as f64,
+            ),
+            (
+                "wa_twostep_log_lines_dropped_total",
+                "counter",
+                "Log lines dropped because the log sink was stuck and its queue full.",
+                crate::telemetry::dropped_lines() as f64,
             ),
             (
                 "wa_twostep_argon2_queue_depth",

@@ -3,6 +3,7 @@
 //! digest is kept, in memory and on disk.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +98,10 @@ pub struct Accounts {
     hasher: Arc<Hasher>,
     /// Token lifetime in seconds.
     ttl_secs: i64,
+    /// Live tokens one user may hold (`auth.max_tokens_per_user`).
+    max_tokens: usize,
+    /// Tokens revoked because their user reached `max_tokens`.
+    evicted: AtomicU64,
     /// Failed logins per client address.
     failed_logins: Limiter,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
@@ -135,6 +140,8 @@ impl Accounts {
             store,
             hasher,
             ttl_secs: settings.auth.token_ttl_secs as i64,
+            max_tokens: settings.auth.max_tokens_per_user as usize,
+            evicted: AtomicU64::new(0),
             failed_logins: Limiter::new(
                 settings.auth.max_failed_logins,
                 Duration::from_secs(3600),
@@ -166,6 +173,11 @@ impl Accounts {
     /// The seed state, with fresh hashes of its passwords and PIN.
     pub async fn seed_state(&self) -> Result<State, AccountError> {
         Ok(self.seed.state(&self.hasher).await?)
+    }
+
+    /// Tokens revoked so far because their user held `auth.max_tokens_per_user`.
+    pub fn tokens_evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 
     /// Client addresses the failed-login limiter remembers now.
@@ -254,7 +266,9 @@ impl Accounts {
             upgrade,
             ..
         } = verified;
-        self.store
+        let max_tokens = self.max_tokens;
+        let evicted = self
+            .store
             .commit(move |tx| {
                 let mut user = tx
                     .state()
@@ -263,7 +277,11 @@ impl Accounts {
                     .cloned()
                     .ok_or(AccountError::BadCredentials)?;
                 // The password changed (or the user was recreated) since it was verified.
-                if user.password_hash != hash {
+                // A deferred seed hash that a concurrent first login replaced with the
+                // real one is the same credential: every racing login computed that very
+                // hash (one `OnceCell`), so they all pass instead of all but one.
+                let upgraded_by_another = upgrade.as_ref() == Some(&user.password_hash);
+                if user.password_hash != hash && !upgraded_by_another {
                     return Err(AccountError::BadCredentials);
                 }
                 if let Some(hash) = new_hash {
@@ -273,22 +291,42 @@ impl Accounts {
                         username: username.clone(),
                         user,
                     });
-                } else if let Some(hash) = upgrade {
+                } else if let Some(hash) = upgrade.filter(|_| !upgraded_by_another) {
                     user.password_hash = hash;
                     tx.push(Op::PutUser {
                         username: username.clone(),
                         user,
                     });
                 }
+                // Bounded growth: at the cap, the user's oldest tokens go first. Every
+                // token lives `ttl_secs`, so the oldest is the one expiring first. The
+                // scan is over all tokens, but a login already costs an argon2 run.
+                let mut mine: Vec<(i64, &String)> = tx
+                    .state()
+                    .tokens
+                    .iter()
+                    .filter(|(_, t)| t.username == username)
+                    .map(|(d, t)| (t.expires_at, d))
+                    .collect();
+                let excess = (mine.len() + 1).saturating_sub(max_tokens);
+                let mut revoke = Vec::with_capacity(excess);
+                if excess > 0 {
+                    mine.select_nth_unstable(excess - 1);
+                    revoke.extend(mine[..excess].iter().map(|(_, d)| (*d).clone()));
+                }
+                for digest in revoke {
+                    tx.push(Op::DeleteToken { digest });
+                }
                 let token = TokenRecord {
                     username,
                     expires_at,
                 };
                 tx.push(Op::PutToken { digest, token });
-                Ok(())
+                Ok(excess)
             })
             .await
             .map_err(flatten)?;
+        self.evicted.fetch_add(evicted as u64, Ordering::Relaxed);
         Ok(Issued { token, expires_at })
     }
 
