@@ -11,12 +11,14 @@
 //! - [`store`]: the state, committed durably (fsync) before it becomes visible.
 //! - [`config`] and [`cli`]: settings, layered defaults < file < env < flags.
 //! - [`startup`]: wiring and the accept loop; [`telemetry`]: logs.
+//! - [`deadline`]: the request timeout, which stops applying once a change is queued.
 //! - [`seed`]: the state a fresh or reset server starts from (settings + seed file).
 //! - [`embed`]: [`Sandbox`], the server started inside a Rust test process.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod embed;
 pub mod secret;
