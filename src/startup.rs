@@ -296,7 +296,10 @@ impl RateLimitedWarning {
 
     fn warn(&mut self, error: &std::io::Error) {
         let now = std::time::Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < self.period) {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < self.period)
+        {
             self.suppressed += 1;
             return;
         }
