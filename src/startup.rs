@@ -239,6 +239,11 @@ impl App {
     }
 }
 
+/// Send buffer of every connection, in bytes (the kernel doubles it for overhead).
+/// Responses here are small; the largest (the OpenAPI document, a full journal)
+/// still fit a few times over.
+const SEND_BUFFER: u32 = 32 * 1024;
+
 /// Binds `addr` with a listen backlog of 1024 (the OS default of 128 timed out
 /// 17% of a 1,100-connect burst). The kernel caps it at `net.core.somaxconn`.
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -249,6 +254,11 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     };
     // As std's `TcpListener::bind` does: a restart can rebind at once.
     socket.set_reuseaddr(true)?;
+    // Accepted connections inherit a fixed send buffer instead of one the kernel
+    // grows to megabytes: a client that never reads then stalls our writes after
+    // SEND_BUFFER bytes of responses, where the write timeout cuts it off, rather
+    // than making us serve thousands of pipelined requests into kernel memory.
+    socket.set_send_buffer_size(SEND_BUFFER)?;
     socket.bind(addr)?;
     socket.listen(1024)
 }
