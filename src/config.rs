@@ -55,6 +55,12 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Time a response write may make no progress (a client that does not read)
+    /// before the connection is closed.
+    pub write_timeout_secs: u64,
+    /// Connections served at once; 0: derived from the open-file limit. Further
+    /// connections wait in the listen backlog until one closes.
+    pub max_connections: u32,
     /// Take the client address from the left-most `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
 }
@@ -67,6 +73,8 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 10,
             request_timeout_secs: 30,
             shutdown_grace_secs: 10,
+            write_timeout_secs: 10,
+            max_connections: 0,
             trust_forwarded_for: false,
         }
     }
@@ -139,6 +147,8 @@ pub struct AuthSettings {
     pub max_failed_logins: u32,
     /// Client addresses the failed-login limiter remembers at most (bounds its memory).
     pub login_limiter_capacity: u32,
+    /// Live tokens one user may hold; a login past it revokes that user's oldest.
+    pub max_tokens_per_user: u32,
     /// Key for `Authorization: Apikey` on `/v1/health`; empty turns the scheme off.
     pub api_key: Secret,
 }
@@ -151,6 +161,7 @@ impl Default for AuthSettings {
             token_ttl_secs: 604_800,
             max_failed_logins: 30,
             login_limiter_capacity: 100_000,
+            max_tokens_per_user: 1000,
             api_key: Secret::default(),
         }
     }
@@ -407,6 +418,9 @@ impl Settings {
         if self.server.header_read_timeout_secs == 0 {
             return bad("server.header_read_timeout_secs", "must be at least 1");
         }
+        if self.server.write_timeout_secs == 0 {
+            return bad("server.write_timeout_secs", "must be at least 1");
+        }
         if self.server.request_timeout_secs == 0 {
             return bad("server.request_timeout_secs", "must be at least 1");
         }
@@ -427,6 +441,9 @@ impl Settings {
         }
         if self.auth.max_failed_logins == 0 {
             return bad("auth.max_failed_logins", "must be at least 1");
+        }
+        if self.auth.max_tokens_per_user == 0 {
+            return bad("auth.max_tokens_per_user", "must be at least 1");
         }
         if self.auth.login_limiter_capacity == 0 {
             return bad("auth.login_limiter_capacity", "must be at least 1");

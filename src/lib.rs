@@ -20,7 +20,8 @@
 //! 4. [`store`]: the state, committed durably (fsync) before it becomes visible.
 //!
 //! Leaf utilities, usable from any layer and importing none of the layers:
-//! [`clock`] (the one wall clock), [`metrics`] (the registry behind `/metrics`:
+//! [`clock`] (the one wall clock), [`deadline`] (the request timeout, which
+//! stops applying once a change is queued with the store), [`metrics`] (the registry behind `/metrics`:
 //! the store and the argon2 pool count into it, `api` renders it), [`secret`]
 //! (redacted strings), [`config`] (settings, layered defaults < file < env <
 //! flags; it reads [`cli`]'s flag struct, the one edge from a leaf to an entry
@@ -36,6 +37,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod embed;
 pub mod metrics;

@@ -4,10 +4,19 @@
 //! Lines are handed to a writer thread that owns a buffered stderr: the async
 //! workers never make the `write` call themselves, so a slow log sink (a full
 //! pipe, a disk under writeback) cannot stall request handling, and under load
-//! many lines go out in one system call. Nothing is dropped: when the queue is
-//! full, logging waits (`lossy(false)`).
+//! many lines go out in one system call. In normal operation every request gets
+//! its line. When the sink is stuck (a pipe nobody reads, a stalled log driver)
+//! and the queue is full, new lines are dropped rather than waited for: a lossless
+//! queue froze every request, health probes included, after ~66,000 lines into an
+//! unread pipe. Drops are counted ([`dropped_lines`], shown in `/metrics`) and
+//! reported in one line once the sink writes again.
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
@@ -24,12 +33,20 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(&settings.level));
-    let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let written = Arc::new(AtomicU64::new(0));
+    let sink = Progress {
+        inner: std::io::stderr(),
+        written: written.clone(),
+    };
+    let stderr = std::io::BufWriter::with_capacity(64 * 1024, sink);
     let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
+        .lossy(true)
         .buffered_lines_limit(QUEUE_LINES)
         .thread_name("wa-twostep-log")
         .finish(stderr);
+    if DROPPED.set(writer.error_counter()).is_ok() {
+        spawn_drop_reporter(writer.error_counter(), written);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -46,4 +63,61 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         LogFormat::Pretty => builder.try_init(),
     };
     guard
+}
+
+/// The writer thread's error counter: lines dropped because the queue was full.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Log lines dropped since start because the sink was stuck and the queue full.
+pub fn dropped_lines() -> u64 {
+    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
+}
+
+/// A sink that counts the bytes it really wrote: the drop reporter's sign that
+/// the sink accepts writes again.
+struct Progress<W> {
+    /// The real sink (stderr).
+    inner: W,
+    /// Bytes written so far.
+    written: Arc<AtomicU64>,
+}
+
+impl<W: Write> Write for Progress<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Once a second: when lines were dropped and the sink has written since, says
+/// how many in one line. A report made while the sink is still stuck would itself
+/// be dropped, so it waits for progress.
+fn spawn_drop_reporter(dropped: ErrorCounter, written: Arc<AtomicU64>) {
+    let spawned = std::thread::Builder::new()
+        .name("wa-twostep-log-drops".into())
+        .spawn(move || {
+            let (mut reported, mut last_written) = (0usize, written.load(Ordering::Relaxed));
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let now_written = written.load(Ordering::Relaxed);
+                let total = dropped.dropped_lines();
+                if total > reported && now_written > last_written {
+                    tracing::warn!(
+                        dropped_lines = total - reported,
+                        dropped_total = total,
+                        "the log sink was stuck: lines were dropped"
+                    );
+                    reported = total;
+                }
+                last_written = now_written;
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the log drop reporter");
+    }
 }

@@ -1,6 +1,7 @@
 //! `GET /metrics` (docs/behaviour.md#observability): the registry (`crate::metrics`) rendered as
 //! Prometheus text: requests by route and status, a latency histogram, the
-//! argon2 queue and its waits, state writes, and the login limiter's size.
+//! argon2 queue and its waits, state writes, the login limiter's size, tokens
+//! revoked by the per-user cap, and log lines dropped by a stuck log sink.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -13,9 +14,17 @@ use super::auth::ControlCaller;
 use super::AppState;
 use crate::metrics::Metrics;
 
-/// The Prometheus text exposition of `metrics`, plus the login limiter's size
-/// (sampled from the users service at scrape time).
-pub fn render(metrics: &Metrics, login_limiter_addresses: usize) -> String {
+/// Figures sampled from the users service at scrape time.
+#[derive(Debug, Clone, Copy)]
+pub struct UserFigures {
+    /// Client addresses the failed-login limiter remembers.
+    pub login_limiter_addresses: usize,
+    /// Tokens revoked because their user reached `auth.max_tokens_per_user`.
+    pub tokens_evicted: u64,
+}
+
+/// The Prometheus text exposition of `metrics`, plus the users service's figures.
+pub fn render(metrics: &Metrics, users: UserFigures) -> String {
     let mut out = String::with_capacity(2048);
     out.push_str("# HELP wa_twostep_requests_total Requests answered, by route and status.\n");
     out.push_str("# TYPE wa_twostep_requests_total counter\n");
@@ -49,12 +58,24 @@ pub fn render(metrics: &Metrics, login_limiter_addresses: usize) -> String {
     let argon2 = metrics.argon2();
     let writes = metrics.state_writes();
     let micros_as_secs = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed) as f64 / 1e6;
-    let gauges: [(&str, &str, &str, f64); 9] = [
+    let gauges: [(&str, &str, &str, f64); 11] = [
         (
             "wa_twostep_login_limiter_addresses",
             "gauge",
             "Client addresses the failed-login limiter remembers.",
-            login_limiter_addresses as f64,
+            users.login_limiter_addresses as f64,
+        ),
+        (
+            "wa_twostep_tokens_evicted_total",
+            "counter",
+            "Oldest tokens revoked because their user reached auth.max_tokens_per_user.",
+            users.tokens_evicted as f64,
+        ),
+        (
+            "wa_twostep_log_lines_dropped_total",
+            "counter",
+            "Log lines dropped because the log sink was stuck and its queue full.",
+            crate::telemetry::dropped_lines() as f64,
         ),
         (
             "wa_twostep_argon2_queue_depth",
@@ -122,7 +143,13 @@ pub async fn metrics(State(state): State<AppState>, _c: ControlCaller) -> Respon
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&state.metrics, state.users.limiter_addresses()),
+        render(
+            &state.metrics,
+            UserFigures {
+                login_limiter_addresses: state.users.limiter_addresses(),
+                tokens_evicted: state.users.tokens_evicted(),
+            },
+        ),
     )
         .into_response()
 }

@@ -86,9 +86,11 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
         }
         next.run(req).await
     };
-    let mut resp = match tokio::time::timeout(edge.timeout, serve).await {
-        Ok(resp) => resp,
-        Err(_) => ApiError::timed_out().into_response(),
+    // A change already handed to the state writer is answered with its real
+    // outcome, even past the timeout (see `deadline`).
+    let mut resp = match crate::deadline::run(edge.timeout, serve).await {
+        Some(resp) => resp,
+        None => ApiError::timed_out().into_response(),
     };
     render(&edge.wire, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -13,6 +13,8 @@ pub enum WriteStep {
     WriteTemp,
     /// fsync the temp file.
     SyncTemp,
+    /// Open the directory, before the rename, to fsync it after.
+    OpenDir,
     /// Rename the temp file over the snapshot.
     Rename,
     /// fsync the directory after the rename.

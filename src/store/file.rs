@@ -1,12 +1,19 @@
 //! The files on disk: the instance lock, the snapshot (`<path>`), and the change
 //! log (`<path>.log`). No HTTP, no argon2.
 //!
-//! A batch of changes is made durable by appending one line, `{"seq":N,"ops":[…]}`,
-//! to the log and fsyncing it: the cost does not grow with the state. When the log
-//! outgrows the snapshot, the whole state is written as a new snapshot (temp file →
-//! fsync → rename → fsync directory) and the log starts empty. At start the snapshot
-//! is read and the log records after its `seq` are replayed; a torn last line (a
-//! crash mid-append, never acknowledged) is cut off.
+//! A batch of changes is made durable by appending one line to the log and
+//! fsyncing it: the cost does not grow with the state. A line is the CRC32C of the
+//! record in 8 hex digits, a space, and the record `{"seq":N,"ops":[…]}`. When the
+//! log outgrows the snapshot, the whole state is written as a new snapshot (temp
+//! file → fsync → rename → fsync directory) and the log starts empty. At start the
+//! snapshot is read and the log records after its `seq` are replayed. A bad last
+//! record (a crash mid-append, never acknowledged) is cut off; a bad record with
+//! good ones after it is corruption, and start-up stops naming its line. Lines
+//! without a checksum, as earlier releases wrote them, are still read.
+//!
+//! A compaction that fails before its rename leaves the snapshot and log as they
+//! were, so the batch is appended to the log instead and the next compaction is
+//! tried when the log has grown by another interval, not at every write.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
@@ -55,6 +62,50 @@ struct RecordIn {
     ops: Vec<Op>,
 }
 
+/// How a compaction failed: before its rename (nothing on disk changed) or after
+/// it (the new snapshot is in place but maybe not durable).
+enum Compaction<E = std::io::Error> {
+    /// Failed before the rename.
+    NotRenamed(std::io::Error),
+    /// Failed after the rename.
+    Renamed(E),
+}
+
+/// One log line: CRC32C of the record (8 hex digits), a space, the record, `\n`.
+fn encode_record(seq: u64, ops: &[Op]) -> std::io::Result<Vec<u8>> {
+    let record = serde_json::to_vec(&RecordOut { seq, ops }).map_err(std::io::Error::other)?;
+    let mut line = Vec::with_capacity(record.len() + 10);
+    line.extend_from_slice(format!("{:08x} ", crc32c::crc32c(&record)).as_bytes());
+    line.extend_from_slice(&record);
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Reads one log line (with its `\n`). Lines starting with `{` come from releases
+/// that wrote no checksum.
+fn parse_record(line: &[u8]) -> Result<RecordIn, String> {
+    let Some(line) = line.strip_suffix(b"\n") else {
+        return Err("the record is not complete".into());
+    };
+    let record = if line.first() == Some(&b'{') {
+        line
+    } else {
+        let (crc, record) = match (line.get(..8), line.get(8), line.get(9..)) {
+            (Some(crc), Some(b' '), Some(record)) => (crc, record),
+            _ => return Err("not a valid record".into()),
+        };
+        let crc = std::str::from_utf8(crc)
+            .ok()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or("not a valid record checksum")?;
+        if crc != crc32c::crc32c(record) {
+            return Err("the record does not match its checksum".into());
+        }
+        record
+    };
+    serde_json::from_slice(record).map_err(|e| format!("not a valid record: {e}"))
+}
+
 /// (device, inode): tells whether a path still names the file we wrote.
 type FileId = (u64, u64);
 
@@ -78,6 +129,8 @@ pub struct StateFile {
     log_len: u64,
     /// Bytes of the last snapshot.
     snapshot_len: u64,
+    /// Log length past which the next compaction is tried.
+    compact_at: u64,
     /// Identity of the snapshot and log we wrote; if a path names another file
     /// (the directory was replaced), the next batch writes a fresh snapshot.
     ids: Option<(FileId, FileId)>,
@@ -169,15 +222,18 @@ impl StateFile {
         let mut valid_len = 0usize;
         if let Some(state) = state.as_mut() {
             for (n, line) in log_bytes.split_inclusive(|b| *b == b'\n').enumerate() {
-                if line.last() != Some(&b'\n') {
-                    break; // a torn append: never acknowledged
-                }
-                let record: RecordIn = serde_json::from_slice(line).map_err(|e| {
-                    unusable(
-                        &log_path,
-                        format!("line {}: not a valid record: {e}", n + 1),
-                    )
-                })?;
+                let last = valid_len + line.len() == log_bytes.len();
+                let record = match parse_record(line) {
+                    Ok(record) => record,
+                    // A torn append: never acknowledged, so cutting it loses nothing.
+                    Err(_) if last => break,
+                    Err(reason) => {
+                        return Err(unusable(
+                            &log_path,
+                            format!("line {}: {reason}, and records follow it", n + 1),
+                        ))
+                    }
+                };
                 if record.seq > state.seq {
                     if record.seq != state.seq + 1 {
                         return Err(unusable(
@@ -230,6 +286,7 @@ impl StateFile {
             log,
             log_len: valid_len as u64,
             snapshot_len,
+            compact_at: MIN_LOG_BYTES.max(snapshot_len),
             ids,
             fail_hook: None,
             _lock: lock,
@@ -263,20 +320,25 @@ impl StateFile {
         ops: &[Op],
         previous: impl FnOnce() -> State,
     ) -> std::io::Result<()> {
-        let compact = self.log.is_none()
-            || self.log_len > MIN_LOG_BYTES.max(self.snapshot_len)
-            || !self.files_are_ours();
-        if compact {
-            self.snapshot(next, previous)
-        } else {
-            self.append(next.seq, ops)
+        let log_usable = self.log.is_some() && self.files_are_ours();
+        if log_usable && self.log_len <= self.compact_at {
+            return self.append(next.seq, ops);
+        }
+        match self.snapshot(next, previous) {
+            Err(Compaction::NotRenamed(e)) if log_usable => {
+                // The snapshot and log on disk are untouched and still agree: the
+                // batch goes to the log, and compaction waits one more interval.
+                tracing::warn!(error = %e, "compaction failed; appending to the change log instead");
+                self.compact_at = self.log_len + MIN_LOG_BYTES.max(self.snapshot_len);
+                self.append(next.seq, ops)
+            }
+            Err(Compaction::NotRenamed(e) | Compaction::Renamed(e)) => Err(e),
+            Ok(()) => Ok(()),
         }
     }
 
     fn append(&mut self, seq: u64, ops: &[Op]) -> std::io::Result<()> {
-        let mut line =
-            serde_json::to_vec(&RecordOut { seq, ops }).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        let line = encode_record(seq, ops)?;
         let Some(log) = self.log.as_mut() else {
             return Err(std::io::Error::other("no change log open"));
         };
@@ -307,68 +369,100 @@ impl StateFile {
         }
     }
 
-    fn snapshot(&mut self, next: &State, previous: impl FnOnce() -> State) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(next).map_err(std::io::Error::other)?;
-        match self.write_snapshot(&bytes) {
-            Ok(()) => {}
-            Err((e, renamed)) => {
+    fn snapshot(
+        &mut self,
+        next: &State,
+        previous: impl FnOnce() -> State,
+    ) -> Result<(), Compaction> {
+        let bytes = serde_json::to_vec(next)
+            .map_err(|e| Compaction::NotRenamed(std::io::Error::other(e)))?;
+        let dir = match self.write_snapshot(&bytes) {
+            Ok(dir) => dir,
+            Err(Compaction::Renamed((e, dir))) => {
                 self.log = None;
                 self.ids = None;
-                if renamed {
-                    // The new snapshot is in place but maybe not durable: put the
-                    // previous state back so "failed" really means "not changed".
-                    let old = serde_json::to_vec(&previous()).map_err(std::io::Error::other)?;
-                    if let Err((restore, _)) = self.write_snapshot(&old) {
-                        tracing::error!(error = %restore, "could not restore the previous snapshot");
+                // The new snapshot is in place but maybe not durable: put the previous
+                // state back so "failed" really means "not changed". The directory fd
+                // was opened before the rename, so the restore needs no new one for it.
+                match serde_json::to_vec(&previous()) {
+                    Ok(old) => {
+                        if let Err(restore) = self.restore_snapshot(&old, &dir) {
+                            tracing::error!(error = %restore, "could not restore the previous snapshot");
+                        }
                     }
+                    Err(e) => tracing::error!(error = %e, "could not encode the previous snapshot"),
                 }
-                return Err(e);
+                return Err(Compaction::Renamed(e));
             }
-        }
+            Err(Compaction::NotRenamed(e)) => return Err(Compaction::NotRenamed(e)),
+        };
         self.snapshot_len = bytes.len() as u64;
+        self.compact_at = MIN_LOG_BYTES.max(self.snapshot_len);
         // The batch is durable in the snapshot; a new, empty log follows it. If the log
-        // cannot be created, the next batch simply writes another snapshot.
-        match self.fresh_log() {
+        // cannot be started, the old one stays in use: replay skips its records up to
+        // the snapshot's `seq`, so appending to it is still correct.
+        match self.fresh_log(&dir) {
             Ok(log) => {
                 self.log = Some(log);
                 self.log_len = 0;
-                self.ids = file_id(&self.path).zip(file_id(&self.log_path));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not start a new change log");
-                self.log = None;
-                self.ids = None;
+                tracing::warn!(error = %e, "could not start a new change log; keeping the old one");
+                self.compact_at += self.log_len;
             }
         }
+        self.ids = match self.log {
+            Some(_) => file_id(&self.path).zip(file_id(&self.log_path)),
+            None => None,
+        };
         Ok(())
     }
 
-    /// temp → write → fsync → rename → fsync dir. The flag tells whether the rename happened.
-    fn write_snapshot(&self, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
-        let before_rename = || -> std::io::Result<()> {
+    /// temp → write → fsync → open dir → rename → fsync dir. Returns the directory,
+    /// opened before the rename, so nothing after the rename needs a new descriptor.
+    fn write_snapshot(&self, bytes: &[u8]) -> Result<File, Compaction<(std::io::Error, File)>> {
+        let before_rename = || -> std::io::Result<File> {
             self.check(WriteStep::CreateTemp)?;
             let mut file = open_private(&self.tmp, true)?;
             self.check(WriteStep::WriteTemp)?;
             file.write_all(bytes)?;
             self.check(WriteStep::SyncTemp)?;
             file.sync_all()?;
+            drop(file);
+            self.check(WriteStep::OpenDir)?;
+            let dir = File::open(&self.dir)?;
             self.check(WriteStep::Rename)?;
-            std::fs::rename(&self.tmp, &self.path)
+            std::fs::rename(&self.tmp, &self.path)?;
+            Ok(dir)
         };
-        if let Err(e) = before_rename() {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Err((e, false));
-        }
+        let dir = match before_rename() {
+            Ok(dir) => dir,
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                return Err(Compaction::NotRenamed(e));
+            }
+        };
         // The rename is durable only once the directory entry is.
-        self.check(WriteStep::SyncDir)
-            .and_then(|()| File::open(&self.dir)?.sync_all())
-            .map_err(|e| (e, true))
+        match self.check(WriteStep::SyncDir).and_then(|()| dir.sync_all()) {
+            Ok(()) => Ok(dir),
+            Err(e) => Err(Compaction::Renamed((e, dir))),
+        }
     }
 
-    fn fresh_log(&self) -> std::io::Result<File> {
+    /// Puts `bytes` back as the snapshot after a failed directory fsync, reusing `dir`.
+    fn restore_snapshot(&self, bytes: &[u8], dir: &File) -> std::io::Result<()> {
+        let mut file = open_private(&self.tmp, true)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path)?;
+        dir.sync_all()
+    }
+
+    fn fresh_log(&self, dir: &File) -> std::io::Result<File> {
         let log = open_private(&self.log_path, true)?;
         log.sync_all()?;
-        File::open(&self.dir)?.sync_all()?;
+        dir.sync_all()?;
         Ok(log)
     }
 }

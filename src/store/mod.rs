@@ -192,6 +192,9 @@ impl Store {
                 },
             }
         });
+        // From here the change may be applied whatever happens to this request:
+        // its timeout must wait for the verdict rather than answer 408.
+        crate::deadline::mark_queued();
         self.send(Msg::Job(job))?;
         rx.await
             .map_err(|_| CommitError::Io(std::io::Error::other("the state writer has stopped")))?

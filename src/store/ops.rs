@@ -103,6 +103,7 @@ mod tests {
                 token: TokenRecord {
                     username: "alice".into(),
                     expires_at: 9,
+                    issued_ms: 0,
                 },
             },
             Op::PutToken {
@@ -110,6 +111,7 @@ mod tests {
                 token: TokenRecord {
                     username: "admin".into(),
                     expires_at: 9,
+                    issued_ms: 0,
                 },
             },
             Op::DeleteUser {

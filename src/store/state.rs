@@ -79,6 +79,11 @@ pub struct TokenRecord {
     pub username: String,
     /// Expiry, Unix seconds.
     pub expires_at: i64,
+    /// Issue time, Unix milliseconds: orders a user's tokens for the per-user cap
+    /// (tokens issued in the same second share `expires_at`). 0 in files written
+    /// before it existed, which makes those tokens the oldest, as they are.
+    #[serde(default)]
+    pub issued_ms: i64,
 }
 
 /// Two-step verification.
@@ -161,6 +166,7 @@ mod tests {
             TokenRecord {
                 username: "admin".into(),
                 expires_at: 5,
+                issued_ms: 0,
             },
         );
         let bytes = serde_json::to_vec(&s).unwrap();
@@ -184,6 +190,7 @@ mod tests {
         let t = |expires_at| TokenRecord {
             username: "admin".into(),
             expires_at,
+            issued_ms: 0,
         };
         s.tokens.insert("a".into(), t(10));
         s.tokens.insert("b".into(), t(20));

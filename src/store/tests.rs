@@ -2,7 +2,7 @@
 //! answers the error, leaves memory as it was, and leaves the last acknowledged
 //! state on disk.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::state::TwoStepRecord;
@@ -53,6 +53,7 @@ async fn a_failure_at_any_step_fails_the_change_and_changes_nothing() {
         WriteStep::CreateTemp,
         WriteStep::WriteTemp,
         WriteStep::SyncTemp,
+        WriteStep::OpenDir,
         WriteStep::Rename,
         WriteStep::SyncDir,
     ];
@@ -130,6 +131,7 @@ async fn concurrent_changes_share_fsyncs_and_none_is_lost() {
                         let token = state::TokenRecord {
                             username: "admin".into(),
                             expires_at: i64::MAX,
+                            issued_ms: 0,
                         };
                         tx.push(Op::PutToken { digest, token });
                         Ok::<_, ()>(())
@@ -171,6 +173,61 @@ async fn a_rejected_change_writes_nothing_and_others_in_its_batch_succeed() {
     let on_disk = reopened(&path);
     assert!(on_disk.users.contains_key("admin"));
     assert!(on_disk.two_step.enabled);
+}
+
+/// A change carrying a ~4 KiB value, so a few hundred of them outgrow the log's floor.
+fn big_change(i: i64) -> impl FnOnce(&mut Tx<'_>) -> Result<(), ()> {
+    move |tx| {
+        let two_step = TwoStepRecord {
+            enabled: true,
+            pin_hash: Some(Secret::new("x".repeat(4096))),
+            updated_at_ms: Some(i),
+        };
+        tx.push(Op::SetTwoStep { two_step });
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_compaction_loses_no_change_and_is_retried_one_interval_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = open(&path);
+    store.commit(big_change(0)).await.expect("first snapshot");
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    store.set_fail_hook(Arc::new(move |s| {
+        if s != WriteStep::CreateTemp {
+            return Ok(());
+        }
+        match seen.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(std::io::Error::other(
+                "injected: the first compaction fails",
+            )),
+            _ => Ok(()),
+        }
+    }));
+    // ~3.2 MiB of records: the 1 MiB log floor is crossed three times.
+    for i in 1..=800 {
+        store
+            .commit(big_change(i))
+            .await
+            .expect("every change is durable");
+    }
+    store.close();
+    let tried = attempts.load(Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&tried),
+        "compaction tried {tried} times: not retried, or retried at every write"
+    );
+    let log_len = std::fs::metadata(dir.path().join("state.json.log"))
+        .unwrap()
+        .len();
+    assert!(
+        log_len < 2 << 20,
+        "the log was not compacted after the failure: {log_len} bytes"
+    );
+    assert_eq!(reopened(&path).two_step.updated_at_ms, Some(800));
 }
 
 #[tokio::test]

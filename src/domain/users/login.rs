@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use super::tokens::{hex_digest, new_token, token_digest};
+use std::sync::atomic::Ordering;
+
+use super::tokens::{hex_digest, new_token, oldest_over_cap, token_digest};
 use super::{Principal, UserError, Users};
 use crate::clock::now_secs;
 use crate::domain::flatten;
@@ -105,6 +107,7 @@ impl Users {
         };
         let token = new_token();
         let expires_at = now_secs() + self.ttl_secs;
+        let issued_ms = crate::clock::now_ms();
         let digest = token_digest(token.expose());
         let Verified {
             username,
@@ -112,7 +115,9 @@ impl Users {
             upgrade,
             ..
         } = verified;
-        self.store
+        let max_tokens = self.max_tokens;
+        let evicted = self
+            .store
             .commit(move |tx| {
                 let mut user = tx
                     .state()
@@ -121,7 +126,11 @@ impl Users {
                     .cloned()
                     .ok_or(UserError::BadCredentials)?;
                 // The password changed (or the user was recreated) since it was verified.
-                if user.password_hash != hash {
+                // A deferred seed hash that a concurrent first login replaced with the
+                // real one is the same credential: every racing login computed that very
+                // hash (one `OnceCell`), so they all pass instead of all but one.
+                let upgraded_by_another = upgrade.as_ref() == Some(&user.password_hash);
+                if user.password_hash != hash && !upgraded_by_another {
                     return Err(UserError::BadCredentials);
                 }
                 if let Some(hash) = new_hash {
@@ -131,22 +140,30 @@ impl Users {
                         username: username.clone(),
                         user,
                     });
-                } else if let Some(hash) = upgrade {
+                } else if let Some(hash) = upgrade.filter(|_| !upgraded_by_another) {
                     user.password_hash = hash;
                     tx.push(Op::PutUser {
                         username: username.clone(),
                         user,
                     });
                 }
+                // Bounded growth: at the cap, the user's oldest tokens go first.
+                let revoked = oldest_over_cap(tx.state(), &username, max_tokens);
+                let evicted = revoked.len();
+                for digest in revoked {
+                    tx.push(Op::DeleteToken { digest });
+                }
                 let token = TokenRecord {
                     username,
                     expires_at,
+                    issued_ms,
                 };
                 tx.push(Op::PutToken { digest, token });
-                Ok(())
+                Ok(evicted)
             })
             .await
             .map_err(flatten)?;
+        self.evicted.fetch_add(evicted as u64, Ordering::Relaxed);
         Ok(Issued { token, expires_at })
     }
 

@@ -5,6 +5,7 @@
 pub mod login;
 pub mod tokens;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,10 @@ pub struct Users {
     hasher: Arc<Hasher>,
     /// Token lifetime in seconds.
     ttl_secs: i64,
+    /// Live tokens one user may hold (`auth.max_tokens_per_user`).
+    max_tokens: usize,
+    /// Tokens revoked because their user reached `max_tokens`.
+    evicted: AtomicU64,
     /// Failed logins per client address.
     failed_logins: Limiter,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
@@ -92,6 +97,8 @@ impl Users {
             store,
             hasher,
             ttl_secs: settings.auth.token_ttl_secs as i64,
+            max_tokens: settings.auth.max_tokens_per_user as usize,
+            evicted: AtomicU64::new(0),
             failed_logins: Limiter::new(
                 settings.auth.max_failed_logins,
                 Duration::from_secs(3600),
@@ -123,6 +130,11 @@ impl Users {
     /// The seed state, with fresh hashes of its passwords and PIN.
     pub async fn seed_state(&self) -> Result<State, UserError> {
         Ok(self.seed.state(&self.hasher).await?)
+    }
+
+    /// Tokens revoked so far because their user held `auth.max_tokens_per_user`.
+    pub fn tokens_evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 
     /// Client addresses the failed-login limiter remembers now.

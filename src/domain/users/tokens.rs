@@ -6,6 +6,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
+use crate::store::State;
 
 /// Hex SHA-256 of a token: the key under which the token is stored.
 pub fn token_digest(token: &str) -> String {
@@ -31,6 +32,24 @@ pub(super) fn new_token() -> Secret {
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Digests of `username`'s oldest tokens that must go so one more fits under
+/// `max` live tokens, oldest issued first. The scan covers all tokens, but only
+/// logins call it, and a login already costs an argon2 run.
+pub(super) fn oldest_over_cap(state: &State, username: &str, max: usize) -> Vec<String> {
+    let mut mine: Vec<((i64, i64), &String)> = state
+        .tokens
+        .iter()
+        .filter(|(_, t)| t.username == username)
+        .map(|(d, t)| ((t.issued_ms, t.expires_at), d))
+        .collect();
+    let excess = (mine.len() + 1).saturating_sub(max);
+    if excess == 0 {
+        return Vec::new();
+    }
+    mine.select_nth_unstable(excess - 1);
+    mine[..excess].iter().map(|(_, d)| (*d).clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +71,31 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(new_token(), t);
+    }
+
+    #[test]
+    fn the_oldest_tokens_of_that_user_only_make_room_under_the_cap() {
+        use crate::store::state::TokenRecord;
+        let mut state = State::seed(Secret::new("h"), false, true);
+        // One expiry (issued in the same second), told apart by the issue time.
+        for (digest, username, issued_ms) in [
+            ("a1", "a", 10),
+            ("a2", "a", 30),
+            ("a3", "a", 20),
+            ("b1", "b", 1),
+        ] {
+            let username = username.to_owned();
+            let token = TokenRecord {
+                username,
+                expires_at: 99,
+                issued_ms,
+            };
+            state.tokens.insert(digest.into(), token);
+        }
+        assert!(oldest_over_cap(&state, "a", 4).is_empty());
+        assert_eq!(oldest_over_cap(&state, "a", 3), vec!["a1".to_string()]);
+        let mut two = oldest_over_cap(&state, "a", 2);
+        two.sort();
+        assert_eq!(two, vec!["a1".to_string(), "a3".to_string()]);
     }
 }

@@ -1,5 +1,6 @@
 //! State file tests: the instance lock, snapshots and log records read back with
-//! private permissions, and recovery from a torn or garbled log.
+//! private permissions, recovery from a torn or garbled log, record checksums,
+//! and the directory opened before the rename.
 
 use super::*;
 use crate::secret::Secret;
@@ -95,4 +96,97 @@ fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
         std::fs::read(&log).unwrap(),
         b"garbage\n{\"seq\":2,\"ops\":[]}\n"
     );
+}
+
+/// Opens `path`, writes the first snapshot and one appended record (seq 2).
+fn snapshot_and_one_record(path: &Path) -> State {
+    let (mut file, s1) = first_snapshot(path);
+    let mut s2 = s1.clone();
+    s2.seq = 2;
+    file.persist(&s2, &[], || s1.clone()).unwrap();
+    s2
+}
+
+#[test]
+fn a_bad_last_record_that_ends_in_a_newline_is_cut_as_torn() {
+    for torn in [
+        &b"{\"seq\":3,\"ops\":[{\"op\":\"dele\n"[..],
+        &b"00000000 {\"seq\":3,\"ops\":[]}\n"[..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        snapshot_and_one_record(&path);
+        let log = sibling(&path, ".log");
+        let whole = std::fs::read(&log).unwrap();
+        let mut bytes = whole.clone();
+        bytes.extend_from_slice(torn);
+        std::fs::write(&log, &bytes).unwrap();
+        let (_f, back) = StateFile::open(&path).unwrap();
+        assert_eq!(back.unwrap().seq, 2);
+        assert_eq!(std::fs::read(&log).unwrap(), whole);
+    }
+}
+
+#[test]
+fn a_record_that_fails_its_checksum_with_records_after_it_refuses_start_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, s1) = first_snapshot(&path);
+    let (op, mut s2) = enable(2);
+    s2.two_step.updated_at_ms = Some(2);
+    file.persist(&s2, &[op], || s1.clone()).unwrap();
+    let mut s3 = s2.clone();
+    s3.seq = 3;
+    file.persist(&s3, &[], || s2.clone()).unwrap();
+    drop(file);
+    let log = sibling(&path, ".log");
+    let text = String::from_utf8(std::fs::read(&log).unwrap()).unwrap();
+    // Still valid JSON, but not what was written: only the checksum can tell.
+    let corrupt = text.replacen("\"updated_at_ms\":2", "\"updated_at_ms\":7", 1);
+    assert_ne!(corrupt, text);
+    std::fs::write(&log, &corrupt).unwrap();
+    let err = StateFile::open(&path).unwrap_err().to_string();
+    assert!(err.contains("line 1") && err.contains("checksum"), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), corrupt);
+}
+
+#[test]
+fn records_without_a_checksum_from_earlier_releases_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    drop(first_snapshot(&path));
+    let log = sibling(&path, ".log");
+    std::fs::write(
+        &log,
+        b"{\"seq\":2,\"ops\":[{\"op\":\"delete_token\",\"digest\":\"x\"}]}\n",
+    )
+    .unwrap();
+    let (mut file, back) = StateFile::open(&path).unwrap();
+    let back = back.unwrap();
+    assert_eq!(back.seq, 2);
+    let mut s3 = back.clone();
+    s3.seq = 3;
+    file.persist(&s3, &[], || back.clone()).unwrap();
+    drop(file);
+    assert_eq!(StateFile::open(&path).unwrap().1.unwrap().seq, 3);
+}
+
+#[test]
+fn the_directory_is_opened_before_the_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, _) = StateFile::open(&path).unwrap();
+    let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = steps.clone();
+    file.set_fail_hook(std::sync::Arc::new(move |step| {
+        seen.lock().unwrap().push(step);
+        Ok(())
+    }));
+    let seed = State::seed(Secret::new("h"), true, true);
+    let (op1, s1) = enable(1);
+    file.persist(&s1, &[op1], || seed.clone()).unwrap();
+    let steps = steps.lock().unwrap().clone();
+    let at = |s| steps.iter().position(|x| *x == s).unwrap();
+    assert!(at(WriteStep::OpenDir) < at(WriteStep::Rename), "{steps:?}");
+    assert!(at(WriteStep::Rename) < at(WriteStep::SyncDir), "{steps:?}");
 }

@@ -1,10 +1,13 @@
-//! What must hold under stress: crashes, disk faults, hostile input, overload, slow clients, secrets and durable state.
+//! What must hold under stress: crashes, disk faults, hostile input, overload,
+//! slow and non-reading clients, a stuck log, racing requests, secrets and durable state.
 
 mod crash;
 mod disk_faults;
 mod hostile;
+mod misbehaving;
 mod overload;
 mod persistence;
 mod secrets;
 mod slow_clients;
 mod state_file;
+mod truthful;

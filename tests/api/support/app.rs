@@ -32,6 +32,10 @@ pub struct Spawn {
     pub no_state_flag: bool,
     /// Do not pass `--listen` (the test sets the listen address itself).
     pub no_listen_flag: bool,
+    /// Shell commands run before the binary in the same process, e.g. a `ulimit`.
+    pub shell_prefix: Option<String>,
+    /// Leave stderr an unread pipe (see [`TestApp::take_stderr`]) instead of a file.
+    pub stderr_unread: bool,
 }
 
 impl Spawn {
@@ -43,6 +47,16 @@ impl Spawn {
     /// Adds an environment variable.
     pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+    /// Runs `commands` in a shell that then `exec`s the binary (limits apply to it).
+    pub fn shell_prefix(mut self, commands: impl Into<String>) -> Self {
+        self.shell_prefix = Some(commands.into());
+        self
+    }
+    /// Makes stderr a pipe that nobody reads until the test takes it.
+    pub fn stderr_unread(mut self) -> Self {
+        self.stderr_unread = true;
         self
     }
     /// Starts the server and waits for its ready line.
@@ -70,8 +84,21 @@ pub struct TestApp {
 /// The binary with the test environment: the developer's `WA_TWOSTEP_*` and
 /// `RUST_LOG` removed (they would leak into the server's config), the cheap argon2
 /// setting, then `env` (which may override it), running in `dir`.
-fn base_command<K: AsRef<str>, V: AsRef<str>>(env: &[(K, V)], dir: &Path) -> Command {
-    let mut cmd = Command::new(binary());
+fn base_command<K: AsRef<str>, V: AsRef<str>>(
+    env: &[(K, V)],
+    dir: &Path,
+    shell_prefix: Option<&str>,
+) -> Command {
+    let mut cmd = match shell_prefix {
+        None => Command::new(binary()),
+        Some(prefix) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                .arg(binary());
+            sh
+        }
+    };
     for (k, _) in std::env::vars() {
         if k.starts_with("WA_TWOSTEP_") || k == "RUST_LOG" {
             cmd.env_remove(k);
@@ -97,7 +124,7 @@ fn base_command<K: AsRef<str>, V: AsRef<str>>(env: &[(K, V)], dir: &Path) -> Com
 /// Builds the command for the binary with the test defaults (cheap argon2, port 0,
 /// state in `dir`, stderr captured to `<dir>/stderr.log`), without running it.
 pub fn command(spawn: &Spawn, dir: &Path) -> Command {
-    let mut cmd = base_command(&spawn.env, dir);
+    let mut cmd = base_command(&spawn.env, dir, spawn.shell_prefix.as_deref());
     if !spawn.no_listen_flag {
         cmd.args(["--listen", "127.0.0.1:0"]);
     }
@@ -105,6 +132,10 @@ pub fn command(spawn: &Spawn, dir: &Path) -> Command {
         cmd.arg("--state").arg(dir.join("state.json"));
     }
     cmd.args(&spawn.args);
+    if spawn.stderr_unread {
+        cmd.stderr(Stdio::piped());
+        return cmd;
+    }
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -121,7 +152,7 @@ pub fn run_to_exit(
     env: &[(&str, &str)],
     dir: &Path,
 ) -> (ExitStatus, String, String) {
-    let mut cmd = base_command(env, dir);
+    let mut cmd = base_command(env, dir, None);
     cmd.args(args).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn binary");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -194,6 +225,15 @@ impl TestApp {
             child: Some(child),
             spawn,
         }
+    }
+
+    /// The unread stderr pipe of a server started with [`Spawn::stderr_unread`].
+    pub fn take_stderr(&mut self) -> std::process::ChildStderr {
+        let child = self.child.as_mut().expect("server running");
+        child
+            .stderr
+            .take()
+            .expect("started with stderr_unread, taken once")
     }
 
     /// A handle with this server's URL and client that outlives a kill.
