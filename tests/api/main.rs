@@ -13,6 +13,7 @@ mod journal;
 mod limits;
 mod login;
 mod metrics;
+mod newcomer;
 mod openapi;
 mod persistence;
 mod registration;
