@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --quiet
-bin=$PWD/target/debug/wa-twostep
+target=$(bash .ci/target-dir.sh)
+bin=$target/debug/wa-twostep
 work=$(mktemp -d)
 pid=
-trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+other=
+trap 'for p in $pid $other; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 echo "-- recipes/github-actions/start-and-wait.sh"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -27,8 +29,36 @@ kill -0 "$pid" 2>/dev/null && { echo "the background server ignored SIGTERM"; ex
 pid=
 echo "start-and-wait: ok"
 
+echo "-- start-and-wait.sh on a port another server holds"
+# Another server on the port: the script must see its own process exit ("address in
+# use") and fail saying so, not report the other server's health as its own.
+WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
+  "$bin" --ephemeral --listen 127.0.0.1:0 >"$work/other.stdout" 2>"$work/other.stderr" &
+other=$!
+for _ in $(seq 1 200); do
+  grep -q '^listening on ' "$work/other.stdout" 2>/dev/null && break
+  sleep 0.05
+done
+taken=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1://p' "$work/other.stdout")
+[ -n "$taken" ] || { echo "the other server did not start"; cat "$work/other.stderr"; exit 1; }
+if WA_SANDBOX_BIN=$bin WA_SANDBOX_PORT=$taken WA_SANDBOX_LOG=$work/taken.log WA_SANDBOX_WAIT_SECS=10 \
+  bash recipes/github-actions/start-and-wait.sh >"$work/taken.out" 2>&1; then
+  echo "start-and-wait.sh reported ready on a port another server holds:"; cat "$work/taken.out"; exit 1
+fi
+grep -qF 'exited with status 1 before it was ready' "$work/taken.out" &&
+  grep -qF "port $taken is already in use" "$work/taken.out" || {
+  echo "start-and-wait.sh failed without saying its server exited on a port in use:"
+  cat "$work/taken.out"; exit 1
+}
+curl -fsS "http://127.0.0.1:$taken/__sandbox/health" >/dev/null ||
+  { echo "the other server stopped answering"; exit 1; }
+kill -TERM "$other"
+wait "$other" || { echo "the other server did not exit 0 on SIGTERM"; exit 1; }
+other=
+echo "start-and-wait on a taken port: fails as it should"
+
 echo "-- recipes/pytest"
-venv=target/recipe-venv
+venv=$target/recipe-venv
 pytest_version=9.2.0
 "$venv/bin/pytest" --version 2>/dev/null | grep -qF "$pytest_version" || {
   python3 -m venv "$venv"

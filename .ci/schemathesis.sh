@@ -7,12 +7,14 @@
 # Left out: positive_data_acceptance (the document cannot express every rule, such
 # as the password complexity) and the resource-lifecycle checks (no API links).
 # One worker: Hypothesis caches are not thread-safe (a run with two crashed inside
-# Hypothesis once). The Python venv and the JUnit report live under target/.
+# Hypothesis once). The Python venv and the JUnit report live in cargo's target
+# directory (CARGO_TARGET_DIR when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-venv=target/schemathesis-venv
+target=$(bash .ci/target-dir.sh)
+venv=$target/schemathesis-venv
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
@@ -25,7 +27,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
   WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
-  target/debug/wa-twostep --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+  "$target/debug/wa-twostep" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 for _ in $(seq 1 200); do
   grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
@@ -52,10 +54,11 @@ unserved POST /v1/account && excludes+=(--exclude-path /v1/account)
 unserved POST /v1/account/verify && excludes+=(--exclude-path /v1/account/verify)
 unserved GET /metrics && excludes+=(--exclude-path /metrics)
 
-# Run from target/: Schemathesis keeps a `.schemathesis/` cache in its working directory.
+# Run from the target dir: Schemathesis keeps a `.schemathesis/` cache in its working directory.
+spec=$PWD/openapi.json
 st() (
-  cd target
-  timeout 120 schemathesis-venv/bin/schemathesis run ../openapi.json \
+  cd "$target"
+  timeout 120 schemathesis-venv/bin/schemathesis run "$spec" \
     --url "$url" \
     --checks all \
     --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability \

@@ -30,8 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # BENCH_OURS: another wa-twostep binary to measure (e.g. a build of another commit).
-OURS = Path(os.environ.get("BENCH_OURS", ROOT / "target" / "release" / "wa-twostep"))
-BASE = ROOT / "bench" / "baseline" / "target" / "release" / "bench-baseline"
+# Otherwise the release build in BENCH_TARGET_DIR (run.sh passes cargo's target dir).
+TARGET_DIR = Path(os.environ.get("BENCH_TARGET_DIR", ROOT / "target"))
+OURS = Path(os.environ.get("BENCH_OURS", TARGET_DIR / "release" / "wa-twostep"))
+# BENCH_BASELINE: the baseline binary (run.sh passes the one cargo built, wherever its target dir is).
+BASE = Path(os.environ.get("BENCH_BASELINE", ROOT / "bench" / "baseline" / "target" / "release" / "bench-baseline"))
 LUA = ROOT / "bench" / "wrk.lua"
 OUT_DIR = Path(os.environ.get("BENCH_OUT_DIR", ROOT / "bench"))
 

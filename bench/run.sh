@@ -8,8 +8,37 @@
 # BENCH_STARTUP_RUNS (20), BENCH_SERVER_CPU (0), BENCH_LOAD_CPU (1),
 # BENCH_BIG_TOKENS (100000), BENCH_BIG_USERS (1000), BENCH_OUT_DIR (bench/),
 # BENCH_OURS (another wa-twostep binary to measure; BENCH_OURS_LABEL names it in the results).
+# Binaries are found in cargo's target directory (CARGO_TARGET_DIR is honoured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'USAGE'
+Usage: bash bench/run.sh [--help]
+
+Benchmarks wa-twostep against the bare-axum baseline in bench/baseline and writes
+bench/results.json and bench/results.md (about 3-5 minutes; see bench/README.md).
+Needs 2 CPUs, python3, taskset and wrk; run as root it installs the missing Debian
+packages (wrk, util-linux, python3) with apt-get, otherwise it stops and names them.
+All traffic goes to 127.0.0.1.
+
+Environment:
+  BENCH_DURATION      seconds per load run (8)
+  BENCH_STARTUP_RUNS  start-up measurements (20)
+  BENCH_SERVER_CPU    CPU the server is pinned to (0)
+  BENCH_LOAD_CPU      CPU wrk is pinned to (1)
+  BENCH_BIG_TOKENS    tokens in the big-state figure (100000)
+  BENCH_BIG_USERS     users in the big-state figure (1000)
+  BENCH_OUT_DIR       where the results go (bench/)
+  BENCH_OURS          another wa-twostep binary to measure (default: the release build)
+  BENCH_OURS_LABEL    its name in the results
+USAGE
+}
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") ;;
+  *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+esac
 
 need_pkg() { # command package
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -35,4 +64,12 @@ echo "bench: building the release binary and the baseline" >&2
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --manifest-path bench/baseline/Cargo.toml
 
+# Where cargo put them: CARGO_TARGET_DIR (or a cargo config) may move both builds.
+target_dir() { # [manifest]
+  cargo metadata --format-version 1 --no-deps ${1:+--manifest-path "$1"} |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+BENCH_TARGET_DIR=$(target_dir)
+BENCH_BASELINE=$(target_dir bench/baseline/Cargo.toml)/release/bench-baseline
+export BENCH_TARGET_DIR BENCH_BASELINE
 exec python3 bench/bench.py

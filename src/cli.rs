@@ -1,6 +1,9 @@
 //! Command-line flags. They override every other configuration source (docs/behaviour.md#configuration-and-command-line);
-//! turning them into settings is `config`'s job, not this module's.
+//! turning them into settings is `config`'s job, not this module's. Flag values that
+//! can be checked alone are checked here, so a bad one is reported under the flag's
+//! own name (clap exits 2, like every configuration error).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -12,19 +15,20 @@ pub struct Cli {
     /// TOML configuration file (see config.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// State file path.
+    /// Address to listen on: an IP address and port such as 127.0.0.1:8080 or [::1]:8080
+    /// (host names are not resolved; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_listen)]
+    pub listen: Option<SocketAddr>,
+    /// State file path (its directory must exist).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Seed file the state starts from (when no state file exists) and resets to.
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
-    /// Keep state in memory only; write nothing to disk.
-    #[arg(long)]
+    /// Keep state in memory only; write nothing to disk (not with --state).
+    #[arg(long, conflicts_with = "state")]
     pub ephemeral: bool,
     /// Log format: pretty or json.
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = ["pretty", "json"])]
     pub log_format: Option<String>,
 }

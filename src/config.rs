@@ -1,12 +1,15 @@
 //! Typed settings, layered: built-in defaults < TOML file (`--config`) <
 //! `WA_TWOSTEP_<SECTION>__<KEY>` environment < command-line flags (docs/behaviour.md#configuration-and-command-line).
 //! Everything is validated once, at start; a bad key or value is an error that
-//! names it (the binary exits 2). Nothing here is read again after start-up.
+//! names it, says where it came from (file, variable or flag) and echoes the value
+//! unless the key holds a secret (the binary exits 2). Nothing here is read again
+//! after start-up.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::cli::Cli;
 use crate::secret::Secret;
@@ -45,7 +48,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
-    /// Listen address; port 0 picks any free port.
+    /// Listen address (an IP address, never a host name); port 0 picks any free port.
+    #[serde(deserialize_with = "listen_addr")]
     pub listen: SocketAddr,
     /// Largest accepted request body (413 / 1009 above it).
     pub body_limit_bytes: u64,
@@ -78,6 +82,33 @@ impl Default for ServerSettings {
             trust_forwarded_for: false,
         }
     }
+}
+
+/// Parses a listen address. Only literal IP addresses are taken: resolving a host
+/// name could pick IPv4 or IPv6 depending on the machine, so the address bound
+/// would not be the one written in the configuration.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080 \
+         (host names such as localhost are not resolved)"
+            .to_owned()
+    })
+}
+
+/// `server.listen` from a string, with [`parse_listen`]'s message.
+fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen(&s).map_err(|why| serde::de::Error::custom(format!("{s:?}: {why}")))
+}
+
+/// True for keys whose values are secrets (passwords, tokens, keys, codes): errors
+/// about them never echo the value. Decided by name, so a key added later under a
+/// name like `*_token` or `*_password` is covered without a list to update.
+pub fn is_secret_key(key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    name.contains("password")
+        || name.contains("secret")
+        || ["token", "key", "code"].iter().any(|s| name.ends_with(s))
 }
 
 /// `[state]`
@@ -281,12 +312,19 @@ impl Default for LogSettings {
 /// One override: `section.key = value`, from the environment or a flag.
 pub type Override = (String, String, toml::Value);
 
-/// Builds the settings from the process's flags, environment and config file.
+/// Builds the settings from the process's flags, environment and config file, and
+/// checks `RUST_LOG` (which overrides `log.level`) by the same rules as `log.level`.
 pub fn load(cli: &Cli) -> Result<Settings, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .collect();
-    load_from(cli.config.as_deref(), &env, &flag_overrides(cli))
+    let settings = load_from(cli.config.as_deref(), &env, &flag_overrides(cli))?;
+    if let Some(filter) = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()) {
+        crate::telemetry::check_filter(&filter).map_err(|why| {
+            ConfigError(format!("environment variable RUST_LOG = {filter:?}: {why}"))
+        })?;
+    }
+    Ok(settings)
 }
 
 /// The overrides the command-line flags ask for.
@@ -294,7 +332,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<Override> {
     let mut out = Vec::new();
     let mut set = |s: &str, k: &str, v: toml::Value| out.push((s.to_owned(), k.to_owned(), v));
     if let Some(listen) = &cli.listen {
-        set("server", "listen", toml::Value::String(listen.clone()));
+        set("server", "listen", toml::Value::String(listen.to_string()));
     }
     if let Some(path) = &cli.state {
         set(
@@ -319,42 +357,142 @@ pub fn flag_overrides(cli: &Cli) -> Vec<Override> {
     out
 }
 
+/// The flag that sets `section.key`, for naming it in errors.
+fn flag_name(section: &str, key: &str) -> &'static str {
+    match (section, key) {
+        ("server", "listen") => "--listen",
+        ("state", "path") => "--state",
+        ("state", "ephemeral") => "--ephemeral",
+        ("state", "seed") => "--seed",
+        ("log", "format") => "--log-format",
+        _ => "a command-line flag",
+    }
+}
+
+/// Where the value of a key came from: named in its error, so the user knows what to edit.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// The config file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+/// The layered table with the origin of every key that is not a default.
+struct Layers {
+    /// `section` or `section.key` → where its value came from.
+    origins: HashMap<String, Origin>,
+    /// The merged table.
+    table: toml::Table,
+}
+
+impl Layers {
+    /// A one-line error about `key`: where its value came from, the value itself
+    /// (unless `echo` is false, the key is a secret or the value is a whole
+    /// section), then why it was refused.
+    fn error(&self, key: &str, echo: bool, why: &str) -> ConfigError {
+        let place = match self.origins.get(key) {
+            Some(Origin::File(path)) => format!("config file {}: ", path.display()),
+            Some(Origin::Env(name)) => format!("environment variable {name}: "),
+            Some(Origin::Flag(flag)) => format!("flag {flag}: "),
+            None => "configuration key ".to_owned(),
+        };
+        let value = match lookup(&self.table, key) {
+            Some(v) if echo && !is_secret_key(key) && !v.is_table() => format!(" = {v}"),
+            _ => String::new(),
+        };
+        ConfigError(format!("{place}{key}{value}: {why}"))
+    }
+}
+
+/// The value at `section` or `section.key` in `table`.
+fn lookup<'t>(table: &'t toml::Table, key: &str) -> Option<&'t toml::Value> {
+    match key.split_once('.') {
+        Some((section, key)) => table.get(section)?.as_table()?.get(key),
+        None => table.get(key),
+    }
+}
+
+/// A TOML syntax error on one line: position and message, without the source excerpt.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().lines().map(str::trim).collect::<Vec<_>>();
+    let message = message.join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// Layers `file` < `env` (pairs of variable name and value) < `flags` over the defaults.
 pub fn load_from(
     file: Option<&Path>,
     env: &[(String, String)],
     flags: &[Override],
 ) -> Result<Settings, ConfigError> {
-    let mut table = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError(format!("cannot read config file {}: {e}", path.display()))
-            })?;
-            text.parse::<toml::Table>()
-                .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
-        }
-        None => toml::Table::new(),
+    let mut layers = Layers {
+        origins: HashMap::new(),
+        table: toml::Table::new(),
     };
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        layers.table = text.parse::<toml::Table>().map_err(|e| {
+            ConfigError(format!(
+                "config file {}: {}",
+                path.display(),
+                syntax_error(&text, &e)
+            ))
+        })?;
+        for (section, value) in &layers.table {
+            let origin = Origin::File(path.to_owned());
+            layers.origins.insert(section.clone(), origin.clone());
+            for key in value.as_table().into_iter().flat_map(|t| t.keys()) {
+                layers
+                    .origins
+                    .insert(format!("{section}.{key}"), origin.clone());
+            }
+        }
+    }
     let defaults = toml::Table::try_from(Settings::default())
         .map_err(|e| ConfigError(format!("internal: defaults do not serialize: {e}")))?;
     for (name, raw) in env {
         let (section, key, value) = env_override(&defaults, name, raw)?;
-        insert(&mut table, &section, &key, value);
+        let origin = Origin::Env(name.clone());
+        layers.origins.insert(format!("{section}.{key}"), origin);
+        insert(&mut layers.table, &section, &key, value);
     }
     for (section, key, value) in flags {
-        insert(&mut table, section, key, value.clone());
+        let origin = Origin::Flag(flag_name(section, key));
+        layers.origins.insert(format!("{section}.{key}"), origin);
+        insert(&mut layers.table, section, key, value.clone());
     }
-    let settings: Settings =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                ConfigError(format!("configuration: {inner}"))
-            } else {
-                ConfigError(format!("configuration key {path}: {inner}"))
-            }
-        })?;
-    settings.validate()?;
+    let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(
+        layers.table.clone(),
+    ))
+    .map_err(|e| {
+        let path = e.path().to_string();
+        // `message()`, not `Display`: the latter repeats the key ("in `...`").
+        let inner = e.into_inner();
+        if path == "." {
+            ConfigError(format!("configuration: {}", inner.message()))
+        } else if is_secret_key(&path) {
+            // serde's message quotes the value ("invalid type: integer `5`").
+            layers.error(&path, false, "must be a string (the value is not shown)")
+        } else {
+            // serde's message already quotes the value ("invalid type: string \"big\"").
+            layers.error(&path, false, inner.message())
+        }
+    })?;
+    settings
+        .check()
+        .map_err(|(key, why)| layers.error(key, true, &why))?;
     Ok(settings)
 }
 
@@ -379,8 +517,13 @@ fn env_override(
         .and_then(|s| s.get(&key))
         .ok_or_else(unknown)?;
     let bad = |what: &str| {
+        let value = if is_secret_key(&key) {
+            String::new()
+        } else {
+            format!(" = {raw:?}")
+        };
         ConfigError(format!(
-            "environment variable {name} ({section}.{key}): expected {what}"
+            "environment variable {name}: {section}.{key}{value}: expected {what}"
         ))
     };
     let value = match default {
@@ -410,8 +553,19 @@ fn insert(table: &mut toml::Table, section: &str, key: &str, value: toml::Value)
 impl Settings {
     /// Checks the values that types alone cannot (ranges, cross-key rules).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad =
-            |key: &str, why: &str| Err(ConfigError(format!("configuration key {key}: {why}")));
+        self.check().map_err(|(key, why)| {
+            let table = toml::Table::try_from(self).unwrap_or_default();
+            let layers = Layers {
+                origins: HashMap::new(),
+                table,
+            };
+            layers.error(key, true, &why)
+        })
+    }
+
+    /// [`Settings::validate`]'s rules: the refused key and why.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let bad = |key: &'static str, why: &str| Err((key, why.to_owned()));
         if self.server.body_limit_bytes == 0 {
             return bad("server.body_limit_bytes", "must be at least 1");
         }
@@ -477,8 +631,8 @@ impl Settings {
         if self.account.max_pin_guesses == 0 {
             return bad("account.max_pin_guesses", "must be at least 1");
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return bad("log.level", "is not a valid filter directive");
+        if let Err(why) = crate::telemetry::check_filter(&self.log.level) {
+            return bad("log.level", &why);
         }
         if self.control.enabled
             && self.control.token.is_empty()
@@ -488,6 +642,17 @@ impl Settings {
                 "control.token",
                 "must be set when server.listen is not a loopback address and the control plane is enabled \
                  (anyone on the network could reset the sandbox); set control.token or control.enabled = false",
+            );
+        }
+        let token_len = self.control.token.expose().chars().count();
+        if token_len != 0 && token_len < 16 && !self.server.listen.ip().is_loopback() {
+            // Reachable from the network, a short token can be guessed.
+            return bad(
+                "control.token",
+                &format!(
+                    "must be at least 16 characters when server.listen ({}) is not a loopback address",
+                    self.server.listen
+                ),
             );
         }
         Ok(())
@@ -594,5 +759,82 @@ mod tests {
             .unwrap_err()
             .0
             .contains("control.token"));
+    }
+
+    #[test]
+    fn secret_keys_are_recognised_by_name() {
+        for key in [
+            "auth.admin_password",
+            "auth.api_key",
+            "control.token",
+            "account.verify_code",
+            "future.refresh_token",
+            "future.client_secret",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "auth.token_ttl_secs",
+            "server.listen",
+            "log.level",
+            "account.cc",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn errors_are_one_line_name_their_source_and_echo_only_non_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let err = |toml: &str, env: &[(&str, &str)]| {
+            std::fs::write(&file, toml).unwrap();
+            let e = load_from(Some(&file), &env_pairs(env), &[]).unwrap_err().0;
+            assert!(!e.contains('\n'), "not one line: {e}");
+            e
+        };
+        let e = err("[server]\nbody_limit_bytes = \"big\"\n", &[]);
+        assert!(
+            e.starts_with(&format!("config file {}: ", file.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("server.body_limit_bytes") && e.contains("\"big\""),
+            "{e}"
+        );
+        assert!(!e.contains("in `"), "the key is repeated: {e}");
+        let e = err("[server]\nbody_limit_bytes = 0\n", &[]);
+        assert!(
+            e.contains("server.body_limit_bytes = 0: must be at least 1"),
+            "{e}"
+        );
+        let e = err("[server\n", &[]);
+        assert!(e.contains("line 1, column 8"), "{e}");
+        let e = err("[auth]\nadmin_password = 424242\n", &[]);
+        assert!(
+            e.contains("auth.admin_password") && !e.contains("424242"),
+            "{e}"
+        );
+        let e = err("", &[("WA_TWOSTEP_SERVER__LISTEN", "localhost:8080")]);
+        assert!(
+            e.contains("WA_TWOSTEP_SERVER__LISTEN") && e.contains("localhost:8080"),
+            "{e}"
+        );
+        assert!(e.contains("IP address"), "{e}");
+        let e = err(
+            "[control]\ntoken = \"tiny-tok\"\n",
+            &[("WA_TWOSTEP_SERVER__LISTEN", "0.0.0.0:0")],
+        );
+        assert!(
+            e.contains("control.token") && !e.contains("tiny-tok"),
+            "{e}"
+        );
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        let e = err("[log]\nlevel = \"warning\"\n", &[]);
+        assert!(e.contains("log.level = \"warning\""), "{e}");
+    }
+
+    fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        env(pairs)
     }
 }

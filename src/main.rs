@@ -31,6 +31,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Named in the start-up line, so the log says which file this run works on.
+    let state = if settings.state.ephemeral {
+        "memory only".to_owned()
+    } else {
+        let path = &settings.state.path;
+        std::path::absolute(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string()
+    };
     runtime.block_on(async move {
         let app = match App::build(settings).await {
             Ok(app) => app,
@@ -43,7 +53,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        tracing::info!(addr = %app.local_addr(), "ready");
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            addr = %app.local_addr(),
+            state = state.as_str(),
+            "ready"
+        );
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on http://{}", app.local_addr());

@@ -37,6 +37,17 @@ pub enum StartupError {
     /// The state file is locked, unreadable, corrupt or of an unknown schema.
     #[error(transparent)]
     State(#[from] OpenError),
+    /// The state file's directory does not exist. Exit 1 like every other state-file
+    /// failure: the setting is well-formed, the machine lacks the directory.
+    #[error(
+        "state file {path}: directory {dir} does not exist; create it, or point --state / state.path at an existing directory"
+    )]
+    StateDir {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// Its missing directory.
+        dir: std::path::PathBuf,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -91,7 +102,17 @@ impl App {
         let (file, loaded) = if settings.state.ephemeral {
             (None, None)
         } else {
-            let (file, loaded) = StateFile::open(&settings.state.path)?;
+            let path = &settings.state.path;
+            // Checked first: the store would report the lock file missing instead.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
+                    return Err(StartupError::StateDir {
+                        path: path.clone(),
+                        dir: dir.to_owned(),
+                    });
+                }
+            }
+            let (file, loaded) = StateFile::open(path)?;
             (Some(file), loaded)
         };
         let max_connections = connection_cap(settings.server.max_connections);
@@ -141,6 +162,7 @@ impl App {
                 api_key: settings.auth.api_key.clone(),
                 control_token: settings.control.token.clone(),
                 control_enabled: settings.control.enabled,
+                loopback_only: settings.server.listen.ip().is_loopback(),
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
             }),
             journal,

@@ -1,5 +1,7 @@
 //! Logging: a `tracing` subscriber writing pretty or JSON lines to stderr
-//! (stdout carries only the ready line). `RUST_LOG` overrides `log.level`.
+//! (stdout carries only the ready line). `RUST_LOG` overrides `log.level`; both are
+//! checked at start-up by [`check_filter`], so a typo stops the server instead of
+//! silently filtering every line out.
 //!
 //! Lines are handed to a writer thread that owns a buffered stderr: the async
 //! workers never make the `write` call themselves, so a slow log sink (a full
@@ -17,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
@@ -24,13 +27,43 @@ use crate::config::{LogFormat, LogSettings};
 /// Lines that may wait for the writer thread before logging blocks.
 const QUEUE_LINES: usize = 64 * 1024;
 
+/// Checks a filter (`log.level` or `RUST_LOG`): it must parse, and every directive
+/// without `=` must be a level. `tracing` reads a bare word such as `warning` as a
+/// target name and then logs nothing from anywhere else, the silent failure this
+/// check exists to stop; to filter by target, write `target=level`.
+pub fn check_filter(directives: &str) -> Result<(), String> {
+    if let Err(e) = EnvFilter::try_new(directives) {
+        return Err(format!("is not a valid filter ({e})"));
+    }
+    for directive in directives.split(',').map(str::trim) {
+        // The level is what follows the last `=`, unless that `=` is inside a span's
+        // field filter (`target[span{field=value}]`, which has no level).
+        let level = match directive.rsplit_once('=') {
+            Some((_, level)) if !level.contains([']', '}']) => level,
+            Some(_) => continue,
+            None if directive.is_empty() || directive.contains('[') => continue,
+            None => directive,
+        };
+        if level.parse::<LevelFilter>().is_err() {
+            return Err(format!(
+                "`{directive}` is not a level: use trace, debug, info, warn, error or off \
+                 (target=level to filter one target, e.g. wa_twostep=debug)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Installs the global subscriber and returns the guard of its writer thread:
 /// keep it alive until exit, as dropping it flushes what is still queued. Safe to
 /// call more than once (later calls leave the first subscriber in place), so
 /// embedding the server in a test process cannot panic here.
 pub fn init(settings: &LogSettings) -> WorkerGuard {
+    // An empty RUST_LOG counts as unset; an invalid one was refused at start-up by
+    // `config::load` (an embedding process may not have checked it, hence the fallback).
     let filter = std::env::var("RUST_LOG")
         .ok()
+        .filter(|v| !v.is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(&settings.level));
     let written = Arc::new(AtomicU64::new(0));
@@ -119,5 +152,37 @@ fn spawn_drop_reporter(dropped: ErrorCounter, written: Arc<AtomicU64>) {
         });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the log drop reporter");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_filter;
+
+    #[test]
+    fn levels_and_target_directives_pass() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "wa_twostep=debug",
+            "info,hyper=warn",
+            "wa_twostep[request]=trace",
+            "[request{path=/v1}]",
+        ] {
+            assert_eq!(check_filter(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_word_that_is_not_a_level_is_refused_with_the_levels_listed() {
+        for bad in ["warning", "info,verbose", "wa_twostep=warning", "[[["] {
+            let why = check_filter(bad).expect_err(bad);
+            assert!(
+                why.contains("trace, debug") || why.contains("valid"),
+                "{why}"
+            );
+        }
+        assert!(check_filter("warning").unwrap_err().contains("`warning`"));
     }
 }

@@ -61,6 +61,9 @@ pub struct EdgeConfig {
     pub control_token: Secret,
     /// `control.enabled`.
     pub control_enabled: bool,
+    /// `server.listen` is a loopback address. When it is not, `/metrics` is never
+    /// open: without a `control.token` it answers 401 to everyone.
+    pub loopback_only: bool,
     /// `server.request_timeout_secs`.
     pub request_timeout: Duration,
 }
@@ -90,6 +93,12 @@ async fn not_found() -> ApiError {
     ApiError::path_not_found()
 }
 
+/// `/metrics` on a non-loopback address without a `control.token`: traffic figures
+/// are not served to whoever can reach the port.
+async fn metrics_closed() -> ApiError {
+    ApiError::unauthenticated()
+}
+
 /// The route table with its layers.
 pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
     let mut routes = Router::new()
@@ -108,7 +117,14 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         .route("/v1/account/verify", post(registration::verify))
         .route("/v1/health", get(health::health))
         .route("/__sandbox/health", get(health::ready))
-        .route("/metrics", get(metrics::metrics));
+        .route(
+            "/metrics",
+            if state.edge.loopback_only || !state.edge.control_token.is_empty() {
+                get(metrics::metrics)
+            } else {
+                get(metrics_closed)
+            },
+        );
     if state.edge.control_enabled {
         routes = routes
             .route("/__sandbox/state", get(ctl::state))

@@ -2,3 +2,4 @@
 
 mod cli;
 mod settings;
+mod startup_errors;

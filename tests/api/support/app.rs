@@ -173,7 +173,34 @@ pub fn run_to_exit(
     }
 }
 
+/// [`run_to_exit`] in a fresh temp dir; returns (exit code, stdout, stderr).
+pub fn run_in_temp_dir(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, out, err) = run_to_exit(args, env, dir.path());
+    (status.code(), out, err)
+}
+
 impl TestApp {
+    /// Starts a server on `0.0.0.0:0` (memory only) with extra environment. Tests
+    /// still talk to it through 127.0.0.1 only, with [`TestApp::loopback_url`].
+    pub async fn on_all_interfaces(env: &[(&str, &str)]) -> TestApp {
+        let mut spawn = TestApp::with()
+            .arg("--listen")
+            .arg("0.0.0.0:0")
+            .arg("--ephemeral");
+        for (k, v) in env {
+            spawn = spawn.env(*k, *v);
+        }
+        spawn.no_listen_flag = true;
+        spawn.no_state_flag = true;
+        spawn.start().await
+    }
+
+    /// `http://127.0.0.1:PORT<path>`, also for a server listening on all interfaces.
+    pub fn loopback_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.addr.port())
+    }
+
     /// Starts a server with the test defaults in a fresh temp dir.
     pub async fn spawn() -> TestApp {
         Spawn::default().start().await

@@ -322,3 +322,17 @@ pub fn matches_shape(s: &str, pattern: &str) -> bool {
 pub fn is_rfc3339_utc_millis(s: &str) -> bool {
     matches_shape(s, "9999-99-99T99:99:99.999Z")
 }
+
+/// Asserts a configuration error: exit 2, and exactly one line on stderr, in the
+/// `wa-twostep: configuration error: …` form, without a repeated key.
+#[track_caller]
+pub fn assert_one_line_config_error(code: Option<i32>, err: &str) {
+    assert_eq!(code, Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(
+        lines[0].starts_with("wa-twostep: configuration error: "),
+        "stderr: {err}"
+    );
+    assert!(!err.contains("in `"), "the key is repeated: {err}");
+}

@@ -10,7 +10,7 @@ pub mod consts;
 pub mod inproc;
 pub mod raw_http;
 
-pub use app::{command, run_to_exit, Spawn, TestApp};
+pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};
 pub use assert::*;
 pub use client::*;
 pub use consts::*;
