@@ -43,27 +43,6 @@ async fn wait_for_log_line(app: &TestApp, needles: &[&str]) -> String {
 // ---------------------------------------------------------------- flags
 
 #[test]
-fn a_bad_log_format_flag_value_names_the_flag() {
-    let (code, out, err) = run_in_temp_dir(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--ephemeral",
-            "--log-format",
-            "xml",
-        ],
-        &[],
-    );
-
-    assert_eq!(code, Some(2), "stderr: {err}");
-    assert!(out.is_empty(), "stdout: {out}");
-    assert!(
-        err.contains("--log-format") && err.contains("xml"),
-        "stderr: {err}"
-    );
-}
-
-#[test]
 fn a_host_name_as_listen_flag_asks_for_an_ip_address() {
     let (code, out, err) = run_in_temp_dir(&["--listen", "localhost:8080", "--ephemeral"], &[]);
 
