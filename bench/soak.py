@@ -366,12 +366,14 @@ def main():
     report.append(f"| open fds | {gauges[0][2]} | {gauges[-1][2]} | {max(g[2] for g in gauges)} |")
     report.append(f"| state files (KiB) | {gauges[0][3]:.0f} | {gauges[-1][3]:.0f} | {max(g[3] for g in gauges):.0f} |\n")
     report.append("Authenticated `GET /v1/health` probe (every 20 ms), per minute:\n")
-    report.append("| minute | probes | p50 ms | p99 ms | max ms | non-200 |\n|---|---|---|---|---|---|")
+    report.append("| minute | probes | p50 ms | p99 ms | max ms | non-200 | RSS MiB | fds |\n|---|---|---|---|---|---|---|---|")
     for m in range(0, (SECONDS + 59) // 60):
         window = [s for s in samples if start + 60 * m <= s[0] < start + 60 * (m + 1)]
         lat = [s[1] for s in window]
         bad = sum(1 for s in window if s[2] != 200)
-        report.append(f"| {m + 1} | {len(window)} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {max(lat, default=0):.1f} | {bad} |")
+        last = [g for g in gauges if g[0] < 60 * (m + 1)][-1]
+        report.append(f"| {m + 1} | {len(window)} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {max(lat, default=0):.1f} | {bad} | {last[1]:.1f} | {last[2]} |")
+    report.append("\nA reset every 30 s revokes the probe's token: its next probe is a 401, then it logs in again.")
     report.append("\nAnswers by worker and status:\n")
     report.append("| worker | status | count |\n|---|---|---|")
     for (w, s), n in sorted(stats.statuses.items()):
