@@ -17,7 +17,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
     /// Address to listen on: an IP address and port such as 127.0.0.1:8080 or [::1]:8080
     /// (host names are not resolved; port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_listen)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub listen: Option<SocketAddr>,
     /// State file path (its directory must exist).
     #[arg(long, value_name = "FILE")]
@@ -31,4 +31,16 @@ pub struct Cli {
     /// Log format: pretty or json.
     #[arg(long, value_name = "FORMAT", value_parser = ["pretty", "json"])]
     pub log_format: Option<String>,
+}
+
+/// Parses a listen address (the flag, and `server.listen` in every other source).
+/// Only literal IP addresses are taken: resolving a host name could pick IPv4 or
+/// IPv6 depending on the machine, so the address bound would not be the one
+/// written in the configuration.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080 \
+         (host names such as localhost are not resolved)"
+            .to_owned()
+    })
 }

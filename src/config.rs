@@ -84,16 +84,7 @@ impl Default for ServerSettings {
     }
 }
 
-/// Parses a listen address. Only literal IP addresses are taken: resolving a host
-/// name could pick IPv4 or IPv6 depending on the machine, so the address bound
-/// would not be the one written in the configuration.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080 \
-         (host names such as localhost are not resolved)"
-            .to_owned()
-    })
-}
+pub use crate::cli::parse_listen;
 
 /// `server.listen` from a string, with [`parse_listen`]'s message.
 fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
@@ -280,15 +271,7 @@ impl Default for ControlSettings {
     }
 }
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Pretty,
-    /// One JSON object per line.
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]

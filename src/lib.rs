@@ -21,11 +21,14 @@
 //!
 //! Leaf utilities, usable from any layer and importing none of the layers:
 //! [`clock`] (the one wall clock), [`deadline`] (the request timeout, which
-//! stops applying once a change is queued with the store), [`metrics`] (the registry behind `/metrics`:
-//! the store and the argon2 pool count into it, `api` renders it), [`secret`]
-//! (redacted strings), [`config`] (settings, layered defaults < file < env <
-//! flags; it reads [`cli`]'s flag struct, the one edge from a leaf to an entry
-//! point, since the flags are the top settings layer) and [`telemetry`] (logs).
+//! stops applying once a change is queued with the store), [`metrics`] (the
+//! registry behind `/metrics`: the store and the argon2 pool count into it, `api`
+//! renders it), [`secret`] (redacted strings), [`telemetry`] (logs: the log
+//! format and the filter check; it imports nothing of the crate) and [`config`]
+//! (settings, layered defaults < file < env < flags). `config` reads [`cli`]'s
+//! flag struct and its listen-address parser (the one edge from a leaf to an
+//! entry point, since the flags are the top settings layer; `cli` imports
+//! nothing of the crate) and uses `telemetry` to check `log.level`.
 //!
 //! Names mean one thing each: `Sandbox` is only the embedded server; the
 //! control-plane service is `domain::control::Control`; "faults" are only the

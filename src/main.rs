@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         }
     };
     // Held to the end of `main`, after the runtime: dropping it flushes queued log lines.
-    let _log_guard = telemetry::init(&settings.log);
+    let _log_guard = telemetry::init(settings.log.format, &settings.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

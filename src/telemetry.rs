@@ -22,7 +22,17 @@ use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGua
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, LogSettings};
+use serde::{Deserialize, Serialize};
+
+/// Log line format (`log.format`, `--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Lines that may wait for the writer thread before logging blocks.
 const QUEUE_LINES: usize = 64 * 1024;
@@ -58,14 +68,14 @@ pub fn check_filter(directives: &str) -> Result<(), String> {
 /// keep it alive until exit, as dropping it flushes what is still queued. Safe to
 /// call more than once (later calls leave the first subscriber in place), so
 /// embedding the server in a test process cannot panic here.
-pub fn init(settings: &LogSettings) -> WorkerGuard {
+pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
     // An empty RUST_LOG counts as unset; an invalid one was refused at start-up by
     // `config::load` (an embedding process may not have checked it, hence the fallback).
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(&settings.level));
+        .unwrap_or_else(|| EnvFilter::new(level));
     let written = Arc::new(AtomicU64::new(0));
     let sink = Progress {
         inner: std::io::stderr(),
@@ -84,7 +94,7 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false);
-    let _ = match settings.format {
+    let _ = match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
