@@ -23,7 +23,9 @@
 //! [`clock`] (the one wall clock), [`deadline`] (the request timeout, which
 //! stops applying once a change is queued with the store), [`metrics`] (the registry behind `/metrics`:
 //! the store and the argon2 pool count into it, `api` renders it), [`secret`]
-//! (redacted strings), [`config`] (settings, layered defaults < file < env <
+//! (redacted strings), [`readiness`] (whether the server can serve: set by the
+//! accept loop while draining and by a state backend that can become unreachable,
+//! read by `/__sandbox/health`), [`config`] (settings, layered defaults < file < env <
 //! flags; it reads [`cli`]'s flag struct, the one edge from a leaf to an entry
 //! point, since the flags are the top settings layer) and [`telemetry`] (logs).
 //!
@@ -41,6 +43,7 @@ pub mod deadline;
 pub mod domain;
 pub mod embed;
 pub mod metrics;
+pub mod readiness;
 pub mod secret;
 pub mod startup;
 pub mod store;

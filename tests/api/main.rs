@@ -16,6 +16,7 @@
 
 mod config;
 mod control;
+mod deploy;
 mod onprem;
 mod reliability;
 mod support;
