@@ -110,6 +110,9 @@ fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> 
     parse_listen(&s).map_err(|why| serde::de::Error::custom(format!("{s:?}: {why}")))
 }
 
+/// What `--print-config` shows instead of a secret's value.
+pub const REDACTED: &str = "<redacted>";
+
 /// Most trusted proxies `server.proxy_hops` may count: more than any real chain.
 pub const MAX_PROXY_HOPS: u32 = 16;
 
@@ -698,6 +701,37 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The settings as TOML for `--print-config`, in the order of
+    /// config.example.toml, with every non-empty secret (by [`is_secret_key`])
+    /// replaced by `"<redacted>"`; an empty one stays `""`, which shows it is unset.
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let internal = |e: &dyn std::fmt::Display| {
+            ConfigError(format!("internal: cannot print the configuration: {e}"))
+        };
+        let mut table = toml::Table::try_from(self).map_err(|e| internal(&e))?;
+        for (section, keys) in table.iter_mut() {
+            let Some(keys) = keys.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in keys.iter_mut() {
+                let set = value.as_str().is_some_and(|v| !v.is_empty());
+                if set && is_secret_key(&format!("{section}.{key}")) {
+                    *value = toml::Value::String(REDACTED.to_owned());
+                }
+            }
+        }
+        // Back through the struct, so the sections and keys keep its order.
+        let redacted: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| internal(&e))?;
+        let body = toml::to_string(&redacted).map_err(|e| internal(&e))?;
+        Ok(format!(
+            "# wa-twostep --print-config: the effective configuration (built-in defaults < config file\n\
+             # < environment < flags). Secrets that are set show as \"{REDACTED}\": set them again\n\
+             # (for example in the environment) when you start from this file.\n\n{body}"
+        ))
     }
 
     /// Hashing slots: `argon2.max_concurrent`, or the number of CPUs when 0.
