@@ -3,4 +3,5 @@
 //! absolute links (`public_url`).
 
 mod draining;
+mod nginx;
 mod public_url;
