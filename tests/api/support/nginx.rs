@@ -55,12 +55,19 @@ pub fn nginx_binary() -> PathBuf {
     )
 }
 
-/// A free TCP port on 127.0.0.1 (the kernel's pick, released for nginx to bind).
+/// A free TCP port on 127.0.0.1 for nginx to bind, picked at random below Linux's
+/// ephemeral range (32768 and up): a server started on port 0 meanwhile can never
+/// be handed the same one before nginx binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new();
+    for attempt in 0u32..200 {
+        let port = 20_000 + (random.hash_one(attempt) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000 on 127.0.0.1");
 }
 
 /// `text` with `from` replaced by `to`, which must occur exactly once: the
