@@ -8,13 +8,25 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// Where to find the example configuration, shown under `--help`.
+const CONFIG_HELP: &str = "\
+Configuration: built-in defaults < --config FILE < WA_TWOSTEP_<SECTION>__<KEY> environment < flags.
+The example configuration, every key with its default, environment variable and meaning, is
+config.example.toml at the top of the source tree (a `cargo install --git` checkout keeps it
+under ~/.cargo/git/checkouts/). `wa-twostep --print-config` prints the effective configuration
+(secrets redacted) to start a file from.";
+
 /// `wa-twostep`: an emulator of the WhatsApp Business API Client's two-step verification settings.
 #[derive(Debug, Parser)]
-#[command(name = "wa-twostep", version, about)]
+#[command(name = "wa-twostep", version, about, after_help = CONFIG_HELP)]
 pub struct Cli {
-    /// TOML configuration file (see config.example.toml).
+    /// TOML configuration file; config.example.toml in the source tree lists every key.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print the effective configuration (defaults, file, environment and flags) as
+    /// TOML with secrets redacted, and exit 0 without starting the server.
+    #[arg(long)]
+    pub print_config: bool,
     /// Address to listen on: an IP address and port such as 127.0.0.1:8080 or [::1]:8080
     /// (host names are not resolved; port 0 picks a free port).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen)]

@@ -65,8 +65,15 @@ pub struct ServerSettings {
     /// Connections served at once; 0: derived from the open-file limit. Further
     /// connections wait in the listen backlog until one closes.
     pub max_connections: u32,
-    /// Take the client address from the left-most `X-Forwarded-For` entry.
+    /// Take the client address from `X-Forwarded-For`: the entry the trusted
+    /// proxy added, [`ServerSettings::proxy_hops`] from the right.
     pub trust_forwarded_for: bool,
+    /// Trusted proxies in front of the server: the `X-Forwarded-For` entry that many
+    /// places from the right is the client address (with `trust_forwarded_for`).
+    pub proxy_hops: u32,
+    /// Base of every absolute link the server writes, such as
+    /// `https://sandbox.example.com/wa`; empty: derived from each request.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -80,6 +87,8 @@ impl Default for ServerSettings {
             write_timeout_secs: 10,
             max_connections: 0,
             trust_forwarded_for: false,
+            proxy_hops: 1,
+            public_url: String::new(),
         }
     }
 }
@@ -90,6 +99,31 @@ pub use crate::cli::parse_listen;
 fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let s = String::deserialize(d)?;
     parse_listen(&s).map_err(|why| serde::de::Error::custom(format!("{s:?}: {why}")))
+}
+
+/// What `--print-config` shows instead of a secret's value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Most trusted proxies `server.proxy_hops` may count: more than any real chain.
+pub const MAX_PROXY_HOPS: u32 = 16;
+
+/// `server.public_url` is empty, or an absolute `http`/`https` URL with a host, an
+/// optional path, and no user name, query or fragment: it is pasted in front of
+/// paths, so anything after the path would break every link.
+fn check_public_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    let rule = "must be empty or an absolute http:// or https:// URL with a host and an optional path, such as https://sandbox.example.com/wa";
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{rule} (no query, fragment or spaces)"));
+    }
+    let uri: axum::http::Uri = url.parse().map_err(|_| rule.to_owned())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    match uri.authority() {
+        Some(a) if scheme_ok && !a.as_str().contains('@') && !a.host().is_empty() => Ok(()),
+        _ => Err(rule.to_owned()),
+    }
 }
 
 /// True for keys whose values are secrets (passwords, tokens, keys, codes): errors
@@ -561,6 +595,17 @@ impl Settings {
         if self.server.request_timeout_secs == 0 {
             return bad("server.request_timeout_secs", "must be at least 1");
         }
+        if !(1..=MAX_PROXY_HOPS).contains(&self.server.proxy_hops) {
+            return bad(
+                "server.proxy_hops",
+                &format!(
+                    "must be between 1 and {MAX_PROXY_HOPS} (to ignore X-Forwarded-For, set server.trust_forwarded_for = false)"
+                ),
+            );
+        }
+        if let Err(why) = check_public_url(&self.server.public_url) {
+            return bad("server.public_url", &why);
+        }
         if !self.state.ephemeral && self.state.path.as_os_str().is_empty() {
             return bad(
                 "state.path",
@@ -639,6 +684,37 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The settings as TOML for `--print-config`, in the order of
+    /// config.example.toml, with every non-empty secret (by [`is_secret_key`])
+    /// replaced by `"<redacted>"`; an empty one stays `""`, which shows it is unset.
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let internal = |e: &dyn std::fmt::Display| {
+            ConfigError(format!("internal: cannot print the configuration: {e}"))
+        };
+        let mut table = toml::Table::try_from(self).map_err(|e| internal(&e))?;
+        for (section, keys) in table.iter_mut() {
+            let Some(keys) = keys.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in keys.iter_mut() {
+                let set = value.as_str().is_some_and(|v| !v.is_empty());
+                if set && is_secret_key(&format!("{section}.{key}")) {
+                    *value = toml::Value::String(REDACTED.to_owned());
+                }
+            }
+        }
+        // Back through the struct, so the sections and keys keep its order.
+        let redacted: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| internal(&e))?;
+        let body = toml::to_string(&redacted).map_err(|e| internal(&e))?;
+        Ok(format!(
+            "# wa-twostep --print-config: the effective configuration (built-in defaults < config file\n\
+             # < environment < flags). Secrets that are set show as \"{REDACTED}\": set them again\n\
+             # (for example in the environment) when you start from this file.\n\n{body}"
+        ))
     }
 
     /// Hashing slots: `argon2.max_concurrent`, or the number of CPUs when 0.
@@ -815,6 +891,82 @@ mod tests {
         assert!(e.contains(&file.display().to_string()), "{e}");
         let e = err("[log]\nlevel = \"warning\"\n", &[]);
         assert!(e.contains("log.level = \"warning\""), "{e}");
+    }
+
+    #[test]
+    fn the_readme_table_lists_every_key_with_its_env_name_and_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let rows: HashMap<&str, Vec<&str>> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split(" | ").map(str::trim).collect();
+                Some((cells.first()?.strip_suffix('`')?, cells))
+            })
+            .collect();
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        for (section, keys) in &defaults {
+            for (key, value) in keys.as_table().unwrap() {
+                let name = format!("{section}.{key}");
+                let row = rows
+                    .get(name.as_str())
+                    .unwrap_or_else(|| panic!("README's configuration table lacks {name}"));
+                let env_name = format!(
+                    "`{ENV_PREFIX}{}__{}`",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                );
+                assert_eq!(row.get(1), Some(&env_name.as_str()), "{name}: env name");
+                let shown = match value {
+                    toml::Value::String(s) if s.is_empty() => "`\"\"`".to_owned(),
+                    toml::Value::String(s) => format!("`{s}`"),
+                    other => format!("`{other}`"),
+                };
+                assert_eq!(row.get(2), Some(&shown.as_str()), "{name}: default");
+            }
+        }
+    }
+
+    #[test]
+    fn proxy_hops_counts_at_least_one_proxy() {
+        let hops = |v: &str| load_from(None, &env(&[("WA_TWOSTEP_SERVER__PROXY_HOPS", v)]), &[]);
+        assert_eq!(hops("2").unwrap().server.proxy_hops, 2);
+        assert_eq!(Settings::default().server.proxy_hops, 1);
+        for bad in ["0", "17"] {
+            let e = hops(bad).unwrap_err().0;
+            assert!(
+                e.contains("server.proxy_hops") && e.contains("between 1 and 16"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_url_is_empty_or_an_absolute_http_url_without_query() {
+        let url = |v: &str| load_from(None, &env(&[("WA_TWOSTEP_SERVER__PUBLIC_URL", v)]), &[]);
+        for good in [
+            "",
+            "https://sandbox.example.com/wa",
+            "https://sandbox.example.com/wa/",
+            "http://127.0.0.1:8443",
+            "https://[::1]:8443/a/b",
+        ] {
+            assert_eq!(url(good).unwrap().server.public_url, good);
+        }
+        for bad in [
+            "sandbox.example.com/wa",
+            "/wa",
+            "ftp://sandbox.example.com",
+            "https://",
+            "https://user@sandbox.example.com",
+            "https://sandbox.example.com/wa?x=1",
+            "https://sandbox.example.com/wa#top",
+            "https://sandbox.example.com/w a",
+        ] {
+            let e = url(bad).unwrap_err().0;
+            assert!(e.contains("server.public_url"), "{bad}: {e}");
+        }
     }
 
     fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -23,11 +23,13 @@
 //! [`clock`] (the one wall clock), [`deadline`] (the request timeout, which
 //! stops applying once a change is queued with the store), [`metrics`] (the
 //! registry behind `/metrics`: the store and the argon2 pool count into it, `api`
-//! renders it), [`secret`] (redacted strings), [`telemetry`] (logs: the log
-//! format and the filter check; it imports nothing of the crate) and [`config`]
-//! (settings, layered defaults < file < env < flags). `config` reads [`cli`]'s
-//! flag struct and its listen-address parser (the one edge from a leaf to an
-//! entry point, since the flags are the top settings layer; `cli` imports
+//! renders it), [`secret`] (redacted strings), [`readiness`] (whether the server
+//! can serve: set by the accept loop while draining and by a state backend that
+//! can become unreachable, read by `/__sandbox/health`), [`telemetry`] (logs: the
+//! log format and the filter check; it imports nothing of the crate) and
+//! [`config`] (settings, layered defaults < file < env < flags). `config` reads
+//! [`cli`]'s flag struct and its listen-address parser (the one edge from a leaf
+//! to an entry point, since the flags are the top settings layer; `cli` imports
 //! nothing of the crate) and uses `telemetry` to check `log.level`.
 //!
 //! Names mean one thing each: `Sandbox` is only the embedded server; the
@@ -44,6 +46,7 @@ pub mod deadline;
 pub mod domain;
 pub mod embed;
 pub mod metrics;
+pub mod readiness;
 pub mod secret;
 pub mod startup;
 pub mod store;

@@ -1,5 +1,5 @@
 //! The `wa-twostep` binary: flags → settings → logs → build → ready line → serve
-//! until SIGINT/SIGTERM. Exit status: 0 clean stop, 2 configuration error, 1 other
+//! until SIGINT/SIGTERM (or, with `--print-config`, print the settings and exit). Exit status: 0 clean stop, 2 configuration error, 1 other
 //! start-up failure (docs/behaviour.md#configuration-and-command-line).
 
 use std::io::Write;
@@ -19,6 +19,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.print_config {
+        return match settings.redacted_toml() {
+            Ok(text) => {
+                let mut out = std::io::stdout().lock();
+                if out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return ExitCode::from(1);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("wa-twostep: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     // Held to the end of `main`, after the runtime: dropping it flushes queued log lines.
     let _log_guard = telemetry::init(settings.log.format, &settings.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

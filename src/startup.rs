@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,13 +14,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
 use crate::api::control::faults::Faults;
 use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
+use crate::api::public_url::PublicUrl;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
 use crate::domain::control::Control;
@@ -29,6 +31,7 @@ use crate::domain::seed::{Seed, SeedError};
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
 use crate::metrics::Metrics;
+use crate::readiness::{Cause, Readiness};
 use crate::store::{FailHook, OpenError, StateFile, Store};
 
 /// A start-up failure (the binary exits 1). Messages name the file or address.
@@ -91,6 +94,8 @@ pub struct App {
     max_connections: usize,
     /// The store, for test hooks.
     store: Arc<Store>,
+    /// Whether the server can serve; the drain at shutdown sets it.
+    readiness: Arc<Readiness>,
 }
 
 impl App {
@@ -148,6 +153,7 @@ impl App {
             0
         }));
         let faults = Arc::new(Faults::new());
+        let readiness = Readiness::new();
         let control = Control::new(store.clone(), users.clone(), registration.clone())
             .on_reset(faults.clone())
             .on_reset(journal.clone());
@@ -159,6 +165,13 @@ impl App {
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,
+                proxy_hops: settings.server.proxy_hops,
+                public_url: PublicUrl::new(
+                    &settings.server.public_url,
+                    settings.server.trust_forwarded_for,
+                    settings.server.proxy_hops,
+                    local_addr,
+                ),
                 api_key: settings.auth.api_key.clone(),
                 control_token: settings.control.token.clone(),
                 control_enabled: settings.control.enabled,
@@ -168,6 +181,7 @@ impl App {
             journal,
             faults,
             metrics,
+            readiness: readiness.clone(),
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {
@@ -179,6 +193,7 @@ impl App {
             write_timeout: Duration::from_secs(settings.server.write_timeout_secs),
             max_connections,
             store,
+            readiness,
         })
     }
 
@@ -194,6 +209,13 @@ impl App {
         self.router.clone()
     }
 
+    /// The server's readiness, as `/__sandbox/health` reports it. A state backend
+    /// that can become unreachable reports through
+    /// `readiness().flag(Cause::StateBackend)`; tests use it the same way.
+    pub fn readiness(&self) -> Arc<Readiness> {
+        self.readiness.clone()
+    }
+
     /// Makes the state file's write path fail where `hook` says (tests only: the
     /// disk write-failure tests drive every step of the write path through HTTP).
     #[doc(hidden)]
@@ -201,14 +223,22 @@ impl App {
         self.store.set_fail_hook(hook);
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and gives in-flight
-    /// requests up to `server.shutdown_grace_secs` to finish.
+    /// Serves until `shutdown` completes, then drains: stops accepting, turns
+    /// `/__sandbox/health` to 503, and gives in-flight requests up to
+    /// `server.shutdown_grace_secs` to finish.
+    ///
+    /// While any request is in flight, connections already open stay open, so a
+    /// load balancer probing health on its keep-alive connection learns of the
+    /// drain (503) instead of a reset; every response then carries
+    /// `Connection: close`. Once none is in flight, idle connections are closed
+    /// and the rest awaited, so a server with nothing to finish exits at once.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let in_flight = Arc::new(InFlight::default());
         let mut accept_errors = RateLimitedWarning::new(Duration::from_secs(10));
         tokio::pin!(shutdown);
         loop {
@@ -238,9 +268,26 @@ impl App {
             let mut stream = TimeoutStream::new(stream);
             stream.set_write_timeout(Some(self.write_timeout));
             let router = self.router.clone();
+            let in_flight = in_flight.clone();
+            let readiness = self.readiness.clone();
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(req)
+                let entered = in_flight.enter();
+                let response = router.clone().oneshot(req);
+                let readiness = readiness.clone();
+                async move {
+                    let mut response = response.await?;
+                    if readiness.is_draining() {
+                        // Tells the client to reconnect elsewhere; hyper closes the
+                        // connection once this response is written.
+                        response.headers_mut().insert(
+                            axum::http::header::CONNECTION,
+                            axum::http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    drop(entered);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let conn = http.serve_connection(TokioIo::new(Box::pin(stream)), service);
             let conn = graceful.watch(conn);
@@ -252,14 +299,62 @@ impl App {
             });
         }
         drop(self.listener);
+        // Before the log line: a test (or an operator) that reads it may probe at once.
+        self.readiness.flag(Cause::Draining).down("shutting down");
         tracing::info!("shutting down: draining in-flight requests");
-        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        let drained = async {
+            in_flight.idle().await;
+            graceful.shutdown().await;
+        };
+        if tokio::time::timeout_at(deadline, drained).await.is_err() {
             tracing::warn!("shutdown grace period elapsed with requests still open");
         }
         Ok(())
+    }
+}
+
+/// Requests being served (head received, response not yet produced), so the
+/// drain knows when nothing is left to finish.
+#[derive(Debug, Default)]
+struct InFlight {
+    /// Requests in flight.
+    count: AtomicUsize,
+    /// Woken when `count` drops to zero.
+    idle: Notify,
+}
+
+/// One request in flight; dropping it (the response is ready, or the request was
+/// abandoned) counts it out.
+struct Entered(Arc<InFlight>);
+
+impl InFlight {
+    /// Counts a request in.
+    fn enter(self: &Arc<Self>) -> Entered {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        Entered(self.clone())
+    }
+
+    /// Completes once no request is in flight.
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a drop to zero in between is not missed.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 

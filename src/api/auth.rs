@@ -59,24 +59,47 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, Secret)> {
     Some((user.to_owned(), Secret::new(password)))
 }
 
-/// The client address: the TCP peer, or the left-most `X-Forwarded-For` entry
-/// when `server.trust_forwarded_for` is on.
-pub fn client_addr(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
-    if trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse::<IpAddr>().ok());
-        if let Some(addr) = forwarded {
-            return addr;
-        }
-    }
-    parts
+/// The client address, which the failed-login limiter keys on
+/// (docs/behaviour.md#failed-login-limit): the TCP peer, or, when
+/// `server.trust_forwarded_for` is on, the `X-Forwarded-For` entry the trusted
+/// proxies added, `proxy_hops` places from the right. Entries further left are
+/// whatever the client sent (nginx's `$proxy_add_x_forwarded_for` appends to
+/// them), so they never count: a client cannot pick its own key. A header with
+/// fewer entries than `proxy_hops`, or an unreadable entry at that place, means
+/// the request did not come through the configured proxies: the TCP peer is used.
+pub fn client_addr(parts: &Parts, trust_forwarded_for: bool, proxy_hops: u32) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    if !trust_forwarded_for {
+        return peer;
+    }
+    forwarded_from_right(&parts.headers, "x-forwarded-for", proxy_hops)
+        .and_then(parse_forwarded_ip)
+        .unwrap_or(peer)
+}
+
+/// The entry `hops` places from the right (1: the right-most) of a list-valued
+/// header, over all its occurrences in order (two headers mean the same as one
+/// joined with a comma). `None` when the list is shorter or a value is not text.
+pub fn forwarded_from_right<'h>(headers: &'h HeaderMap, name: &str, hops: u32) -> Option<&'h str> {
+    let mut entries = Vec::new();
+    for value in headers.get_all(name) {
+        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    let hops = usize::try_from(hops).ok()?.max(1);
+    entries.len().checked_sub(hops).map(|i| entries[i])
+}
+
+/// An address as proxies write it in `X-Forwarded-For`: `192.0.2.1`, `2001:db8::1`,
+/// and the forms with a port some of them add (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -160,6 +183,58 @@ mod tests {
         assert_eq!(bearer(&headers("bearer abc")), None);
         assert_eq!(bearer(&headers("Bearer ")), None);
         assert_eq!(bearer(&headers("Bearer a b")), None);
+    }
+
+    /// The client address of a request from TCP peer 127.0.0.1 with these
+    /// `X-Forwarded-For` headers.
+    fn client(forwarded: &[&str], trust: bool, hops: u32) -> IpAddr {
+        let mut req = axum::http::Request::new(());
+        for f in forwarded {
+            req.headers_mut()
+                .append("x-forwarded-for", HeaderValue::from_str(f).unwrap());
+        }
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5000))));
+        client_addr(&req.into_parts().0, trust, hops)
+    }
+
+    #[test]
+    fn the_client_address_is_the_entry_the_trusted_proxies_added() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // nginx appended 10.0.0.1 to what the client claimed.
+        assert_eq!(client(&["203.0.113.9, 10.0.0.1"], true, 1), ip("10.0.0.1"));
+        assert_eq!(client(&["10.0.0.1"], true, 1), ip("10.0.0.1"));
+        // Two proxies: the outer one appended the client, the inner one the outer.
+        assert_eq!(
+            client(&["203.0.113.9, 10.0.0.1, 10.9.9.9"], true, 2),
+            ip("10.0.0.1")
+        );
+        // Several headers form one list, in order.
+        assert_eq!(
+            client(&["203.0.113.9", "10.0.0.1"], true, 1),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            client(&["203.0.113.9", "10.0.0.1, 10.0.0.2"], true, 2),
+            ip("10.0.0.1")
+        );
+        // Ports and brackets, as some proxies write them.
+        assert_eq!(client(&["10.0.0.1:4711"], true, 1), ip("10.0.0.1"));
+        assert_eq!(client(&["[2001:db8::1]:4711"], true, 1), ip("2001:db8::1"));
+        assert_eq!(client(&["[2001:db8::1]"], true, 1), ip("2001:db8::1"));
+        assert_eq!(client(&["2001:db8::1"], true, 1), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn without_trust_or_a_usable_entry_the_client_address_is_the_peer() {
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client(&["10.0.0.1"], false, 1), peer);
+        assert_eq!(client(&[], true, 1), peer);
+        // Fewer entries than trusted proxies: not the configured path.
+        assert_eq!(client(&["10.0.0.1"], true, 2), peer);
+        // The trusted proxy's entry is unreadable: never fall back to the client's.
+        assert_eq!(client(&["10.0.0.1, unknown"], true, 1), peer);
+        assert_eq!(client(&["10.0.0.1, "], true, 1), peer);
     }
 
     #[test]

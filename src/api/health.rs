@@ -22,7 +22,16 @@ pub async fn health(State(state): State<AppState>, _caller: HealthCaller) -> Pay
     )
 }
 
-/// `GET /__sandbox/health`: no auth, never limited; for probes and CI scripts.
-pub async fn ready() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /__sandbox/health`: no auth, never limited; for probes, CI scripts and
+/// load balancers. 200 `{"status":"ok"}` only while the server can serve, else
+/// 503 `{"status":"unavailable","reason"}` (draining at shutdown, state backend
+/// unreachable), so a balancer stops routing here (docs/behaviour.md#health).
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.readiness.check() {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
+        ),
+    }
 }

@@ -40,7 +40,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let Some((username, password)) = basic_credentials(&parts.headers) else {
         return refused();
     };
-    let client = client_addr(&parts, state.edge.trust_forwarded_for);
+    let client = client_addr(
+        &parts,
+        state.edge.trust_forwarded_for,
+        state.edge.proxy_hops,
+    );
     let verified = match state.users.verify_login(client, &username, password).await {
         Ok(v) => v,
         Err(UserError::BadCredentials) => return refused(),

@@ -8,7 +8,8 @@
 //!   (`/metrics`), [`openapi`].
 //! - Shared edge pieces: [`error`] (the code table and `ApiError`), [`envelope`]
 //!   (`meta`, the error body, empty success), [`auth`] (who is calling),
-//!   [`params`] and [`path`] (reading requests), [`timestamps`] (time formats on
+//!   [`params`] and [`path`] (reading requests), [`public_url`] (the base of
+//!   absolute links), [`timestamps`] (time formats on
 //!   the wire), [`middleware`] and [`route_tag`] (the layers).
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod path;
+pub mod public_url;
 pub mod registration;
 pub mod route_tag;
 pub mod timestamps;
@@ -41,6 +43,7 @@ use crate::domain::registration::Registration;
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::secret::Secret;
 use control::faults::Faults;
 use control::handlers as ctl;
@@ -55,6 +58,10 @@ pub struct EdgeConfig {
     pub body_limit_bytes: u64,
     /// `server.trust_forwarded_for`.
     pub trust_forwarded_for: bool,
+    /// `server.proxy_hops`.
+    pub proxy_hops: u32,
+    /// The base of absolute links (`server.public_url`, or derived per request).
+    pub public_url: public_url::PublicUrl,
     /// `auth.api_key` (empty: off).
     pub api_key: Secret,
     /// `control.token` (empty: none required).
@@ -87,6 +94,8 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// The metrics registry behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Whether the server can serve (`/__sandbox/health`).
+    pub readiness: Arc<Readiness>,
 }
 
 async fn not_found() -> ApiError {

@@ -1,19 +1,43 @@
 //! The OpenAPI 3.1 document of everything the server serves (the emulated `/v1`
 //! API and the `/__sandbox` control plane), checked in at `openapi.json` and
-//! embedded in the binary. A test keeps it in step with the route table.
+//! embedded in the binary. A test keeps it in step with the route table. It is
+//! served as checked in but for its `servers` URL, which names this server's
+//! public base (docs/behaviour.md#public-url), so a tool reading it from behind a
+//! proxy sends its requests through the proxy.
 
-use axum::http::{header, HeaderValue};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::ControlCaller;
+use super::AppState;
 
 /// The checked-in document, verbatim.
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
+/// The checked-in `servers` entry, replaced when served; a unit test checks it
+/// occurs exactly once.
+const SERVER_URL: &str = r#""servers": [
+    {
+      "url": "http://127.0.0.1:8080"
+    }"#;
+
+/// [`DOCUMENT`] with its `servers` URL set to `base`.
+fn with_server_url(base: &str) -> String {
+    let url = serde_json::Value::String(base.to_owned()).to_string();
+    let entry = SERVER_URL.replace(r#""http://127.0.0.1:8080""#, &url);
+    DOCUMENT.replacen(SERVER_URL, &entry, 1)
+}
+
 /// `GET /__sandbox/openapi.json`. On the control plane like the rest of
 /// `/__sandbox` (same token rule), though it holds nothing secret.
-pub async fn document(_c: ControlCaller) -> Response {
-    let mut resp = DOCUMENT.into_response();
+pub async fn document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _c: ControlCaller,
+) -> Response {
+    let base = state.edge.public_url.base(&headers);
+    let mut resp = with_server_url(&base).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -26,6 +50,20 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
     use std::path::Path;
+
+    #[test]
+    fn the_served_document_names_the_public_base_as_its_server() {
+        assert_eq!(
+            DOCUMENT.matches(SERVER_URL).count(),
+            1,
+            "servers entry moved"
+        );
+        let served: serde_json::Value =
+            serde_json::from_str(&with_server_url("https://sandbox.example.com/wa")).unwrap();
+        let mut expected: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap();
+        expected["servers"][0]["url"] = "https://sandbox.example.com/wa".into();
+        assert_eq!(served, expected);
+    }
 
     const METHODS: [&str; 7] = ["get", "post", "put", "delete", "patch", "head", "options"];
 

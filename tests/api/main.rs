@@ -5,8 +5,10 @@
 //!   (the `/v1` API and its wire conventions), `control` (the `/__sandbox` control
 //!   plane, seeds, OpenAPI, metrics; all but `control::embed`), `config`, and in
 //!   `reliability`: `crash`, `overload`, `slow_clients`, `secrets`, `persistence`,
-//!   `state_file` and the raw-socket half of `hostile` (`hostile::over_tcp`).
+//!   `state_file` and the raw-socket half of `hostile` (`hostile::over_tcp`); and
+//!   `deploy` (behind a real nginx, health while draining, the public URL).
 //! - In-process: `control::embed` tests `wa_twostep::Sandbox` itself;
+//!   `deploy::draining` flips the state backend's readiness flag of an `App`;
 //!   `reliability::disk_faults` serves a `wa_twostep::startup::App` with store
 //!   hooks (`support::inproc::InProc`); `reliability::hostile::in_process` drives
 //!   `App::router` with `oneshot`, so generated requests reach it unaltered.
@@ -16,6 +18,7 @@
 
 mod config;
 mod control;
+mod deploy;
 mod onprem;
 mod reliability;
 mod support;

@@ -1,6 +1,7 @@
 //! State file tests: the instance lock, snapshots and log records read back with
 //! private permissions, recovery from a torn or garbled log, record checksums,
-//! and the directory opened before the rename.
+//! the directory opened before the rename, and the README's backup order (log
+//! first, then snapshot) across a compaction.
 
 use super::*;
 use crate::secret::Secret;
@@ -189,4 +190,70 @@ fn the_directory_is_opened_before_the_rename() {
     let at = |s| steps.iter().position(|x| *x == s).unwrap();
     assert!(at(WriteStep::OpenDir) < at(WriteStep::Rename), "{steps:?}");
     assert!(at(WriteStep::Rename) < at(WriteStep::SyncDir), "{steps:?}");
+}
+
+/// `state` after one more change (a token revoked), numbered `seq`.
+fn next(state: &State, seq: u64) -> (Op, State) {
+    let op = Op::DeleteToken {
+        digest: format!("t{seq}"),
+    };
+    let mut s = state.clone();
+    s.apply(&op);
+    s.seq = seq;
+    (op, s)
+}
+
+/// Copies `<path><suffix>` into `backup` (the README's backup recipe, one file).
+fn copy(path: &Path, suffix: &str, backup: &Path) {
+    let from = sibling(path, suffix);
+    let name = format!("s.json{suffix}");
+    std::fs::copy(from, backup.join(name)).unwrap();
+}
+
+#[test]
+fn a_backup_copied_log_first_then_snapshot_restores_even_across_a_compaction() {
+    // The README's Deploying / Backups: while the server runs, copy the log, then
+    // the snapshot.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, s1) = first_snapshot(&path);
+    let (op2, s2) = next(&s1, 2);
+    file.persist(&s2, &[op2], || s1.clone()).unwrap();
+    let backup = tempfile::tempdir().unwrap();
+
+    copy(&path, ".log", backup.path());
+    // A compaction between the two copies: a new snapshot, the log emptied.
+    file.compact_at = 0;
+    let (op3, s3) = next(&s2, 3);
+    file.persist(&s3, &[op3], || s2.clone()).unwrap();
+    assert_eq!(file.log_len, 0, "the batch compacted");
+    copy(&path, "", backup.path());
+
+    // The earlier log's records are in the later snapshot: skipped, not replayed.
+    let (_f, restored) = StateFile::open(&backup.path().join("s.json")).unwrap();
+    assert_eq!(restored.unwrap(), s3);
+}
+
+#[test]
+fn a_backup_copied_snapshot_first_across_a_compaction_is_refused_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, s1) = first_snapshot(&path);
+    let backup = tempfile::tempdir().unwrap();
+
+    copy(&path, "", backup.path());
+    let (op2, s2) = next(&s1, 2);
+    file.persist(&s2, &[op2], || s1.clone()).unwrap();
+    // A compaction between the two copies, then one more change in the new log.
+    file.compact_at = 0;
+    let (op3, s3) = next(&s2, 3);
+    file.persist(&s3, &[op3], || s2.clone()).unwrap();
+    assert_eq!(file.log_len, 0, "the batch compacted");
+    let (op4, s4) = next(&s3, 4);
+    file.persist(&s4, &[op4], || s3.clone()).unwrap();
+    copy(&path, ".log", backup.path());
+
+    // Records 2 and 3 (only in the newer snapshot) are missing between the two copies.
+    let err = StateFile::open(&backup.path().join("s.json")).unwrap_err();
+    assert!(err.to_string().contains("follows"), "{err}");
 }

@@ -1,5 +1,6 @@
-//! Configuration: the config file, environment and precedence (`settings`), and the command line, ready line, log format and exit statuses (`cli`).
+//! Configuration: the config file, environment and precedence (`settings`), the command line, ready line, log format and exit statuses (`cli`), and `--print-config` and `--help` (`print_config`).
 
 mod cli;
+mod print_config;
 mod settings;
 mod startup_errors;

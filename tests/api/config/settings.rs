@@ -18,6 +18,8 @@ header_read_timeout_secs = 10
 request_timeout_secs = 30
 shutdown_grace_secs = 10
 trust_forwarded_for = false
+proxy_hops = 1                   # trusted proxies: X-Forwarded-For entries counted from the right
+public_url = ""                  # base of absolute links; empty: derived from the request
 
 [state]
 path = "wa-twostep-state.json"

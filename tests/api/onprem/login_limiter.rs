@@ -1,6 +1,8 @@
 //! The failed-login limiter: after `auth.max_failed_logins` failures a client
 //! address gets 429 / 1015 even with the right password; `X-Forwarded-For` counts
-//! only when trusted; the limiter's memory is bounded.
+//! only when trusted, and then only the entry the trusted proxies added
+//! (`server.proxy_hops` from the right); the limiter's memory is bounded. The same
+//! through a real nginx: tests/api/deploy/nginx.rs.
 
 use reqwest::Method;
 use serde_json::json;
@@ -60,16 +62,60 @@ async fn successful_logins_do_not_count_towards_the_limiter() {
 }
 
 #[tokio::test]
-async fn with_trusted_forwarded_for_each_left_most_address_has_its_own_budget() {
+async fn with_trusted_forwarded_for_each_address_the_proxy_added_has_its_own_budget() {
+    // The proxy appended 10.0.0.1 / 10.0.0.2 to whatever the client sent.
     let app = limited_app()
         .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
         .start()
         .await;
-    fail_logins(&app, 3, Some("10.0.0.1, 127.0.0.1")).await;
-    let blocked = right_first_login(&app, Some("10.0.0.1, 127.0.0.1")).await;
+    fail_logins(&app, 3, Some("203.0.113.7, 10.0.0.1")).await;
+    let blocked = right_first_login(&app, Some("203.0.113.7, 10.0.0.1")).await;
     expect_error(blocked, 429, 1015, Some(LOGIN_LIMITED)).await;
 
-    let other = right_first_login(&app, Some("10.0.0.2, 127.0.0.1")).await;
+    let other = right_first_login(&app, Some("203.0.113.7, 10.0.0.2")).await;
+
+    expect_token(other).await;
+}
+
+#[tokio::test]
+async fn with_trusted_forwarded_for_what_the_client_sent_left_of_it_never_counts() {
+    // Each guess claims a new address in front of the one the proxy added: the
+    // left-most rule gave each its own budget; the right-most one does not.
+    let app = limited_app()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .start()
+        .await;
+    for n in 1..=3 {
+        fail_logins(&app, 1, Some(&format!("198.51.100.{n}, 10.0.0.1"))).await;
+    }
+
+    let spoofed = right_first_login(&app, Some("198.51.100.99, 10.0.0.1")).await;
+
+    expect_error(spoofed, 429, 1015, Some(LOGIN_LIMITED)).await;
+}
+
+#[tokio::test]
+async fn proxy_hops_counts_the_trusted_proxies_from_the_right() {
+    // Two proxies: the outer one appended the client (10.0.0.1), the inner one the
+    // outer proxy (10.9.9.9).
+    let app = limited_app()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("WA_TWOSTEP_SERVER__PROXY_HOPS", "2")
+        .start()
+        .await;
+    for n in 1..=3 {
+        fail_logins(
+            &app,
+            1,
+            Some(&format!("198.51.100.{n}, 10.0.0.1, 10.9.9.9")),
+        )
+        .await;
+    }
+    let blocked = right_first_login(&app, Some("198.51.100.9, 10.0.0.1, 10.9.9.9")).await;
+    expect_error(blocked, 429, 1015, Some(LOGIN_LIMITED)).await;
+
+    // Another client behind the same two proxies.
+    let other = right_first_login(&app, Some("10.0.0.2, 10.9.9.9")).await;
 
     expect_token(other).await;
 }

@@ -292,10 +292,21 @@ impl TestApp {
 
     /// Sends SIGTERM and waits (up to 20 s) for the exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server already stopped");
+        self.terminate();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting: the server drains while the test watches.
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("server already stopped");
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
+    }
+
+    /// Waits (up to 20 s) for the server to exit, after [`TestApp::terminate`].
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server already stopped");
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {

@@ -8,6 +8,7 @@ pub mod assert;
 pub mod client;
 pub mod consts;
 pub mod inproc;
+pub mod nginx;
 pub mod raw_http;
 
 pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};

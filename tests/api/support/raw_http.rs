@@ -25,6 +25,28 @@ pub fn head(method: &str, path: &str, addr: SocketAddr, headers: &[String]) -> V
     text.into_bytes()
 }
 
+/// Request head for `method path` to `addr` without `Connection: close`: the
+/// connection stays open for further requests (HTTP/1.1 keep-alive), as a load
+/// balancer's health checks keep one.
+pub fn head_keep_alive(method: &str, path: &str, addr: SocketAddr, headers: &[String]) -> Vec<u8> {
+    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for h in headers {
+        text.push_str(h);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    text.into_bytes()
+}
+
+/// Sends `request` on an open connection and reads one response
+/// ([`RAW_TIMEOUT`] bound); panics when the server closes without one.
+pub async fn exchange_on(stream: &mut TcpStream, request: &[u8]) -> Reply {
+    stream.write_all(request).await.expect("write request");
+    read_response(stream, RAW_TIMEOUT)
+        .await
+        .expect("connection closed before a response")
+}
+
 /// A chunked request: [`head`] plus `Transfer-Encoding: chunked`, then the parts as chunks.
 pub fn chunked_request(
     method: &str,
