@@ -9,5 +9,5 @@ if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
   exit 0
 fi
 cargo build --release --locked --quiet
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target=$(bash .ci/target-dir.sh)
 SOAK_BINARY="$target/release/wa-twostep" exec python3 bench/soak.py
