@@ -24,6 +24,8 @@ use tracing_subscriber::EnvFilter;
 
 use serde::{Deserialize, Serialize};
 
+mod line;
+
 /// Log line format (`log.format`, `--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,9 +103,10 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
             .with_current_span(false)
             .with_span_list(false)
             .try_init(),
-        // Plain text, no ANSI colours: the colour layer cost ~3k instructions per request
-        // line in a profile, and logs usually go to files and collectors anyway.
-        LogFormat::Pretty => builder.try_init(),
+        // Plain text, no ANSI colours (the colour layer cost ~3k instructions per request
+        // line in a profile, and logs usually go to files and collectors anyway), written
+        // by a formatter of our own (see `line`).
+        LogFormat::Pretty => builder.event_format(line::LineFormat).try_init(),
     };
     guard
 }
