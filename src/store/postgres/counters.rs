@@ -21,12 +21,7 @@ impl Database {
         max: u32,
         window: Duration,
     ) -> Result<bool, String> {
-        let (scope, key, max, secs) = (
-            scope.to_owned(),
-            key.to_owned(),
-            max as i32,
-            window.as_secs_f64(),
-        );
+        let (max, secs) = (max as i32, window.as_secs_f64());
         self.with_client(|c| async move {
             let rows = c
                 .query_typed(
@@ -52,7 +47,7 @@ impl Database {
         key: &str,
         window: Duration,
     ) -> Result<(), String> {
-        let (scope, key, secs) = (scope.to_owned(), key.to_owned(), window.as_secs_f64());
+        let secs = window.as_secs_f64();
         let sweep = rand_core::RngCore::next_u64(&mut rand_core::OsRng).is_multiple_of(SWEEP_EVERY);
         self.with_client(|c| async move {
             c.query_typed(
@@ -78,7 +73,6 @@ impl Database {
 
     /// Forgets every key of `scope` (control-plane reset).
     pub async fn counter_clear(&self, scope: &str) -> Result<(), String> {
-        let scope = scope.to_owned();
         self.with_client(|c| async move {
             c.query_typed(
                 "DELETE FROM wa_twostep_counters WHERE scope = $1",

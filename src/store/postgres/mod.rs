@@ -267,7 +267,7 @@ impl Database {
             let attempt = left.clamp(Duration::from_millis(100), Duration::from_secs(5));
             match target.connect(attempt).await {
                 Ok(client) => break client,
-                Err(e) if Instant::now() + Duration::from_millis(250) >= deadline => {
+                Err(e) if Instant::now() >= deadline => {
                     return Err(PgError::Unreachable {
                         host: target.host.clone(),
                         database: target.database.clone(),
@@ -277,7 +277,8 @@ impl Database {
                 }
                 Err(e) => {
                     tracing::warn!(host = %target.host, database = %target.database, error = %error_text(&e), "database not reachable yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(left.min(Duration::from_millis(250))).await;
                 }
             }
         };
@@ -381,15 +382,28 @@ impl Database {
 
     /// Runs `query` on the request side's connection; a failure turns health to
     /// 503 and drops the connection if it was lost.
+    /// A connection the database dropped (it restarted) may not look closed
+    /// until it is used: then the query is tried once more on a new one.
     async fn with_client<T, F, Fut>(&self, query: F) -> Result<T, String>
     where
-        F: FnOnce(Arc<Client>) -> Fut,
+        F: Fn(Arc<Client>) -> Fut,
         Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     {
         let client = self.client().await?;
-        match query(client).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.unreachable(&e)),
+        match query(client.clone()).await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.as_db_error().is_some() => return Err(self.unreachable(&e)),
+            Err(_) => self.forget(&client),
+        }
+        let client = self.client().await?;
+        query(client).await.map_err(|e| self.unreachable(&e))
+    }
+
+    /// Drops `client` as the request side's connection (unless already replaced).
+    fn forget(&self, client: &Arc<Client>) {
+        let mut slot = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+            *slot = None;
         }
     }
 

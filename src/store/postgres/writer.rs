@@ -95,25 +95,32 @@ impl PgWriter {
     /// the batches committed since it was last caught up; returns them.
     pub fn begin(&mut self, shadow: &mut State) -> Result<Vec<(u64, Vec<Op>)>, String> {
         let have = shadow.seq;
-        let (rt, client) = self.connection()?;
-        let result = rt.block_on(async {
-            client.batch_execute("BEGIN").await?;
-            let head: i64 = client
-                .query_typed(
-                    "SELECT seq FROM wa_twostep_head WHERE id = 1 FOR UPDATE",
-                    &[],
-                )
-                .await?
-                .first()
-                .map_or(0, |r| r.get(0));
-            Ok::<_, tokio_postgres::Error>(head as u64)
-        });
-        let head = match result {
-            Ok(head) => head,
-            Err(e) => {
-                let why = self.unreachable(&e);
-                self.rollback();
-                return Err(why);
+        let mut tries = 0;
+        let head = loop {
+            tries += 1;
+            let (rt, client) = self.connection()?;
+            let result = rt.block_on(async {
+                client.batch_execute("BEGIN").await?;
+                let head: i64 = client
+                    .query_typed(
+                        "SELECT seq FROM wa_twostep_head WHERE id = 1 FOR UPDATE",
+                        &[],
+                    )
+                    .await?
+                    .first()
+                    .map_or(0, |r| r.get(0));
+                Ok::<_, tokio_postgres::Error>(head as u64)
+            });
+            match result {
+                Ok(head) => break head,
+                // A connection the database dropped (it restarted) may not look
+                // closed until used: one more try, on a new connection.
+                Err(e) if tries == 1 && e.as_db_error().is_none() => self.client = None,
+                Err(e) => {
+                    let why = self.unreachable(&e);
+                    self.rollback();
+                    return Err(why);
+                }
             }
         };
         let mut caught_up = Vec::new();
