@@ -131,9 +131,21 @@ fn check_public_url(url: &str) -> Result<(), String> {
 /// name like `*_token` or `*_password` is covered without a list to update.
 pub fn is_secret_key(key: &str) -> bool {
     let name = key.rsplit('.').next().unwrap_or(key);
-    name.contains("password")
+    // A database URL carries the database password.
+    name.ends_with("postgres_url")
+        || name.contains("password")
         || name.contains("secret")
         || ["token", "key", "code"].iter().any(|s| name.ends_with(s))
+}
+
+/// Where the state is kept (`state.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The state file at `state.path` (or memory, with `state.ephemeral`): one server.
+    File,
+    /// A PostgreSQL database at `state.postgres_url`, shared by several servers.
+    Postgres,
 }
 
 /// `[state]`
@@ -146,6 +158,13 @@ pub struct StateSettings {
     pub ephemeral: bool,
     /// Seed file (TOML, or JSON for `*.json`) the state starts from and resets to; empty: none.
     pub seed: PathBuf,
+    /// Where the state is kept: `file` or `postgres`.
+    pub backend: Backend,
+    /// With `backend = "postgres"`: `postgres://user:password@host:port/database`.
+    /// A secret: it usually holds the database password.
+    pub postgres_url: Secret,
+    /// With `backend = "postgres"`: how long to retry reaching the database at start.
+    pub connect_timeout_secs: u64,
 }
 
 impl Default for StateSettings {
@@ -154,6 +173,9 @@ impl Default for StateSettings {
             path: PathBuf::from("wa-twostep-state.json"),
             ephemeral: false,
             seed: PathBuf::new(),
+            backend: Backend::File,
+            postgres_url: Secret::default(),
+            connect_timeout_secs: 30,
         }
     }
 }
@@ -606,7 +628,30 @@ impl Settings {
         if let Err(why) = check_public_url(&self.server.public_url) {
             return bad("server.public_url", &why);
         }
-        if !self.state.ephemeral && self.state.path.as_os_str().is_empty() {
+        if self.state.backend == Backend::Postgres {
+            if !cfg!(feature = "postgres") {
+                return bad(
+                    "state.backend",
+                    "\"postgres\" needs a build with the `postgres` feature (on by default)",
+                );
+            }
+            let url = self.state.postgres_url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return bad(
+                    "state.postgres_url",
+                    "must be a postgres://user:password@host:port/database URL when state.backend = \"postgres\"",
+                );
+            }
+            if self.state.ephemeral {
+                return bad(
+                    "state.ephemeral",
+                    "cannot be true with state.backend = \"postgres\" (the database keeps the state)",
+                );
+            }
+            if self.state.connect_timeout_secs == 0 {
+                return bad("state.connect_timeout_secs", "must be at least 1");
+            }
+        } else if !self.state.ephemeral && self.state.path.as_os_str().is_empty() {
             return bad(
                 "state.path",
                 "must not be empty unless state.ephemeral is true",

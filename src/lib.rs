@@ -17,7 +17,8 @@
 //! 3. [`domain`], the product's rules and services: users and login, two-step,
 //!    phone registration, the control plane's state overview and reset
 //!    (`domain::control`), the seed (`domain::seed`), and the bounded argon2id pool.
-//! 4. [`store`]: the state, committed durably (fsync) before it becomes visible.
+//! 4. [`store`]: the state, committed durably (fsync, or a PostgreSQL commit when
+//!    several servers share it) before it becomes visible.
 //!
 //! Leaf utilities, usable from any layer and importing none of the layers:
 //! [`clock`] (the one wall clock), [`deadline`] (the request timeout, which

@@ -51,7 +51,9 @@ fn main() -> ExitCode {
         }
     };
     // Named in the start-up line, so the log says which file this run works on.
-    let state = if settings.state.ephemeral {
+    let state = if settings.state.backend == config::Backend::Postgres {
+        "PostgreSQL (state.postgres_url)".to_owned()
+    } else if settings.state.ephemeral {
         "memory only".to_owned()
     } else {
         let path = &settings.state.path;

@@ -28,6 +28,7 @@ use crate::domain::control::Control;
 use crate::domain::hasher::{HashError, Hasher};
 use crate::domain::registration::Registration;
 use crate::domain::seed::{Seed, SeedError};
+use crate::domain::shared::SharedState;
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
 use crate::metrics::Metrics;
@@ -65,11 +66,23 @@ pub enum StartupError {
     /// The seed file is unreadable or invalid: a configuration error (exit 2).
     #[error(transparent)]
     Seed(#[from] SeedError),
+    /// The PostgreSQL database could not be reached in time or cannot be used.
+    /// The message names host and database, never the password.
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Database(#[from] crate::store::postgres::PgError),
 }
 
 impl StartupError {
     /// True for configuration mistakes (exit status 2), false for other failures (1).
     pub fn is_configuration(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if matches!(
+            self,
+            StartupError::Database(crate::store::postgres::PgError::BadUrl(_))
+        ) {
+            return true;
+        }
         matches!(self, StartupError::Seed(_))
     }
 }
@@ -104,7 +117,24 @@ impl App {
         // Checked even when a state file exists: reset needs it later.
         let seed = Seed::load(&settings)?;
         let hasher = Arc::new(Hasher::new(&settings.argon2, settings.argon2_slots())?);
-        let (file, loaded) = if settings.state.ephemeral {
+        let readiness = Readiness::new();
+        #[cfg(feature = "postgres")]
+        let database = match settings.state.backend {
+            crate::config::Backend::Postgres => Some(
+                crate::store::postgres::Database::open(
+                    settings.state.postgres_url.expose(),
+                    Duration::from_secs(settings.state.connect_timeout_secs),
+                    readiness.flag(Cause::StateBackend),
+                )
+                .await?,
+            ),
+            crate::config::Backend::File => None,
+        };
+        #[cfg(feature = "postgres")]
+        let shared = database.is_some();
+        #[cfg(not(feature = "postgres"))]
+        let shared = false;
+        let (file, loaded) = if settings.state.ephemeral || shared {
             (None, None)
         } else {
             let path = &settings.state.path;
@@ -129,12 +159,20 @@ impl App {
             addr: settings.server.listen,
             source,
         })?;
-        let state = match loaded {
-            Some(state) => state,
-            // A missing file means the seed state; the file appears at the first change.
-            None => seed.state(&hasher).await?,
+        #[cfg(feature = "postgres")]
+        let store = match database {
+            Some((db, loaded)) => {
+                let state = match loaded {
+                    Some(state) => state,
+                    // A fresh database gets the seed, unless another server seeded it first.
+                    None => db.seed(&seed.state(&hasher).await?).await?,
+                };
+                Arc::new(Store::shared(db, state))
+            }
+            None => Arc::new(Store::new(file, file_state(loaded, &seed, &hasher).await?)),
         };
-        let store = Arc::new(Store::new(file, state));
+        #[cfg(not(feature = "postgres"))]
+        let store = Arc::new(Store::new(file, file_state(loaded, &seed, &hasher).await?));
         let metrics = Arc::new(Metrics::new(
             hasher.counters().clone(),
             store.stats().clone(),
@@ -153,7 +191,6 @@ impl App {
             0
         }));
         let faults = Arc::new(Faults::new());
-        let readiness = Readiness::new();
         let control = Control::new(store.clone(), users.clone(), registration.clone())
             .on_reset(faults.clone())
             .on_reset(journal.clone());
@@ -182,6 +219,7 @@ impl App {
             faults,
             metrics,
             readiness: readiness.clone(),
+            shared: SharedState::new(store.clone()),
         };
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {
@@ -311,6 +349,19 @@ impl App {
             tracing::warn!("shutdown grace period elapsed with requests still open");
         }
         Ok(())
+    }
+}
+
+/// The state a file backend starts from: what the file held, or the seed (the
+/// file appears at the first change).
+async fn file_state(
+    loaded: Option<crate::store::State>,
+    seed: &Seed,
+    hasher: &Arc<Hasher>,
+) -> Result<crate::store::State, StartupError> {
+    match loaded {
+        Some(state) => Ok(state),
+        None => Ok(seed.state(hasher).await?),
     }
 }
 

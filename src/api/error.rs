@@ -180,6 +180,15 @@ impl ApiError {
         Self::new(Code::NotFound, "URL path not found")
     }
 
+    /// 503 / 1016: the shared state's database cannot be reached right now (the
+    /// reason is logged and shown by `/__sandbox/health`, not sent here).
+    pub fn state_unreachable() -> ApiError {
+        ApiError::new(
+            Code::Overloaded,
+            "The sandbox's state database is unreachable; retry later",
+        )
+    }
+
     /// 500 / 1014 without details: the cause is logged, never sent.
     pub fn internal() -> Self {
         ApiError {
@@ -222,6 +231,13 @@ impl From<Unavailable> for ApiError {
                 Code::Overloaded,
                 "Too many requests are waiting for password hashing; retry later",
             ),
+            // The one place the shared state's outage becomes a wire error: 503 /
+            // 1016 for the On-Premises flavor. The Cloud edge maps the same
+            // `Unavailable::StateUnreachable` to 503 / 133004 in its own `From`.
+            Unavailable::StateUnreachable(why) => {
+                tracing::warn!(reason = %why, "state backend unreachable");
+                ApiError::state_unreachable()
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::internal()

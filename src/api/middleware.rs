@@ -18,6 +18,7 @@ use super::envelope::{Render, Wire};
 use super::error::{ApiError, Code};
 use super::route_tag::RouteTag;
 use crate::clock::now_ms;
+use crate::domain::shared::SharedState;
 use crate::metrics::Metrics;
 
 const X_REQUEST_ID: &str = "x-request-id";
@@ -56,6 +57,19 @@ pub struct Edge {
     pub metrics: Arc<Metrics>,
     /// `server.request_timeout_secs`.
     pub timeout: Duration,
+    /// Catching up with other servers sharing the state (skipped for a file).
+    pub shared: SharedState,
+}
+
+/// Paths that read or change the shared state, and so must first see every
+/// change other servers acknowledged. The health probe, metrics and the per-server
+/// registries (journal, faults, the OpenAPI document) do not: the probe must answer
+/// even while the database is away.
+fn needs_state(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("/__sandbox/") {
+        return matches!(rest, "state" | "reset");
+    }
+    path != "/metrics"
 }
 
 /// The one outer layer, in this order: assigns the request id; applies an injected
@@ -75,6 +89,8 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
     let journaled = edge.journal.capacity() > 0 && is_journaled(req.uri().path());
     let arrival = journaled.then(|| (now_ms(), req.uri().path().to_owned()));
     let fault = edge.faults.take(method.as_str(), req.uri().path());
+    let shared =
+        (edge.shared.is_shared() && needs_state(req.uri().path())).then(|| edge.shared.clone());
     let serve = async move {
         if let Some(action) = fault {
             if !action.delay.is_zero() {
@@ -82,6 +98,13 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
             }
             if let Some(error) = action.error {
                 return error.into_response();
+            }
+        }
+        // One head check per request, only when the state is shared: a change any
+        // server acknowledged before this request arrived is what it reads.
+        if let Some(shared) = shared {
+            if let Err(e) = shared.catch_up().await {
+                return ApiError::from(e).into_response();
             }
         }
         next.run(req).await

@@ -40,6 +40,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::domain::control::Control;
 use crate::domain::registration::Registration;
+use crate::domain::shared::SharedState;
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
 use crate::metrics::Metrics;
@@ -96,6 +97,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether the server can serve (`/__sandbox/health`).
     pub readiness: Arc<Readiness>,
+    /// Catching up with other servers that share the state (a database backend).
+    pub shared: SharedState,
 }
 
 async fn not_found() -> ApiError {
@@ -156,6 +159,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         faults: state.faults.clone(),
         metrics: state.metrics.clone(),
         timeout: state.edge.request_timeout,
+        shared: state.shared.clone(),
     });
     routes
         .route_layer(route_tag::TagRouteLayer)

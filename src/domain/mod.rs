@@ -5,7 +5,8 @@
 //! [`registration`] (phone registration and its PIN guard) and [`control`] (the
 //! sandbox's state overview and reset). Rules: [`password`], [`pin`]. Supporting
 //! pieces: [`seed`] (the state a fresh or reset server starts from), [`hasher`]
-//! (the bounded argon2id pool) and [`limiter`].
+//! (the bounded argon2id pool), [`limiter`] (counters and budgets, per server or
+//! shared) and [`shared`] (catching up with other servers sharing the state).
 
 pub mod control;
 pub mod hasher;
@@ -14,6 +15,7 @@ pub mod password;
 pub mod pin;
 pub mod registration;
 pub mod seed;
+pub mod shared;
 pub mod two_step;
 pub mod users;
 
@@ -31,6 +33,10 @@ pub enum Unavailable {
     /// argon2 failed unexpectedly (500 / 1014).
     #[error("hashing failed: {0}")]
     Hashing(String),
+    /// The shared state's database cannot be reached; nothing changed (503 / 1016).
+    /// The reason names the database, never its password.
+    #[error("state backend unreachable: {0}")]
+    StateUnreachable(String),
 }
 
 impl From<hasher::HashError> for Unavailable {
@@ -47,5 +53,6 @@ pub(crate) fn flatten<E: From<Unavailable>>(e: CommitError<E>) -> E {
     match e {
         CommitError::Rejected(e) => e,
         CommitError::Io(io) => E::from(Unavailable::Storage(io)),
+        CommitError::Unreachable(why) => E::from(Unavailable::StateUnreachable(why)),
     }
 }

@@ -1,13 +1,12 @@
 //! Registration (docs/behaviour.md#registration): the guard that the two-step PIN exists for. Re-registering
 //! while two-step is on needs the right PIN, and wrong guesses are limited.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::limiter::Limiter;
+use super::limiter::Budget;
 use super::pin::{Pin, PinError};
 use super::two_step::TwoStep;
 use super::{flatten, Unavailable};
@@ -54,22 +53,29 @@ pub struct Registration {
     store: Arc<Store>,
     /// The PIN check.
     two_step: Arc<TwoStep>,
-    /// Wrong PIN guesses: one budget for the number, as the guard protects the number.
-    guesses: Limiter,
+    /// Wrong PIN guesses: one budget for the number, as the guard protects the
+    /// number (shared by every server with a database).
+    guesses: Budget<&'static str>,
     /// `[account]` settings.
     settings: AccountSettings,
 }
 
-/// The one key of the guess limiter: the emulated number has a single budget.
-const NUMBER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+/// The one key of the guess budget: the emulated number has a single budget.
+const NUMBER: &str = "number";
 
 impl Registration {
     /// Builds the service.
     pub fn new(store: Arc<Store>, two_step: Arc<TwoStep>, settings: &AccountSettings) -> Self {
         Registration {
+            guesses: Budget::new(
+                &store,
+                "pin_guesses",
+                settings.max_pin_guesses,
+                Duration::from_secs(3600),
+                1,
+            ),
             store,
             two_step,
-            guesses: Limiter::new(settings.max_pin_guesses, Duration::from_secs(3600), 1),
             settings: settings.clone(),
         }
     }
@@ -85,8 +91,8 @@ impl Registration {
     }
 
     /// Forgets wrong-guess counts (control-plane reset).
-    pub fn clear_guesses(&self) {
-        self.guesses.clear();
+    pub async fn clear_guesses(&self) -> Result<(), Unavailable> {
+        self.guesses.clear().await
     }
 
     /// `POST /v1/account` after its fields were validated: checks the PIN guard.
@@ -98,11 +104,11 @@ impl Registration {
     ) -> Result<Registered, RegistrationError> {
         if self.two_step.is_enabled() {
             let pin = Pin::from_json(pin.ok_or(RegistrationError::PinMissing)?)?;
-            if self.guesses.is_blocked(NUMBER) {
+            if self.guesses.is_blocked(&NUMBER).await? {
                 return Err(RegistrationError::TooManyGuesses);
             }
             if !self.two_step.verify(&pin).await? {
-                self.guesses.record(NUMBER);
+                self.guesses.record(&NUMBER).await?;
                 return Err(RegistrationError::PinMismatch);
             }
         }

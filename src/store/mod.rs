@@ -8,10 +8,20 @@
 //! commit), then applies the ops to the published state and answers every
 //! waiter. A failed write answers every change of the batch with the error and
 //! leaves the published state untouched (docs/behaviour.md#state-and-durability).
+//!
+//! Where a batch goes is the [`Backend`]: the state file (or nothing, when
+//! ephemeral), or a PostgreSQL database that several servers share
+//! ([`postgres`], docs/behaviour.md#several-replicas). With a database the writer
+//! first takes the database's head lock and catches its copy up with the batches
+//! other servers committed, so changes are evaluated against the one shared state;
+//! and [`Store::refresh`] brings the published state up to the database's head
+//! before a request reads it.
 
 pub mod fail;
 pub mod file;
 pub mod ops;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod state;
 
 use std::sync::atomic::Ordering;
@@ -39,6 +49,30 @@ pub enum CommitError<E> {
     /// Writing the state failed; nothing changed.
     #[error("state write failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The state backend (a database) cannot be reached; nothing changed.
+    #[error("state backend unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// Why a batch was not made durable.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The file (or database) write failed.
+    Io(std::io::Error),
+    /// The database cannot be reached (no secret in the reason).
+    Unreachable(String),
+}
+
+/// How a batch ended, as a waiting change learns it.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// Durable, or nothing to write.
+    Written,
+    /// The change was evaluated against the current state, but the batch failed.
+    Failed(&'a WriteError),
+    /// The backend could not be reached before the change could be evaluated
+    /// against the current state: even a refusal is not to be trusted.
+    NotEvaluated(&'a str),
 }
 
 /// A change being prepared: read the state, then push ops.
@@ -62,7 +96,7 @@ impl Tx<'_> {
 }
 
 /// Tells a waiting `commit` how its batch's write went.
-type Answer = Box<dyn FnOnce(Result<(), &std::io::Error>) + Send>;
+type Answer = Box<dyn FnOnce(Outcome<'_>) + Send>;
 
 /// What a change produced: its ops and how to answer its waiter.
 struct Prepared {
@@ -95,6 +129,52 @@ pub struct Store {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Counters shared with the writer and the metrics registry.
     stats: Arc<StateWrites>,
+    /// The shared database, when the backend is PostgreSQL.
+    database: Option<Arc<Database>>,
+}
+
+#[cfg(feature = "postgres")]
+use postgres::Database;
+
+/// This build has no PostgreSQL backend (feature `postgres` off): no value exists.
+#[cfg(not(feature = "postgres"))]
+#[derive(Debug)]
+pub enum Database {}
+
+#[cfg(not(feature = "postgres"))]
+impl Database {
+    async fn refresh(&self, _live: &RwLock<State>) -> Result<(), String> {
+        match *self {}
+    }
+    async fn counter_blocked(
+        &self,
+        _scope: &str,
+        _key: &str,
+        _max: u32,
+        _window: std::time::Duration,
+    ) -> Result<bool, String> {
+        match *self {}
+    }
+    async fn counter_record(
+        &self,
+        _scope: &str,
+        _key: &str,
+        _window: std::time::Duration,
+    ) -> Result<(), String> {
+        match *self {}
+    }
+    async fn counter_clear(&self, _scope: &str) -> Result<(), String> {
+        match *self {}
+    }
+}
+
+/// Where the writer makes batches durable.
+enum Backend {
+    /// The state file; `None` when ephemeral.
+    File(Option<StateFile>),
+    /// A PostgreSQL database shared with other servers.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::PgWriter>),
 }
 
 impl Store {
@@ -105,13 +185,49 @@ impl Store {
         for digest in state.expired_tokens(now_secs()) {
             state.tokens.remove(&digest);
         }
+        Store::start(Backend::File(file), state)
+    }
+
+    /// A store over the shared `database`, starting from `state` (what it holds now).
+    /// Also starts the database's background probe (readiness and freshness while idle).
+    #[cfg(feature = "postgres")]
+    pub fn shared(database: Arc<postgres::Database>, state: State) -> Store {
+        // Expired tokens stay until a change sweeps them: another server may be
+        // reading them, and every server ignores expired ones anyway.
+        let mut store = Store::start(Backend::Postgres(Box::new(database.writer())), state);
+        database.spawn_probe(Arc::downgrade(&store.live));
+        store.database = Some(database);
+        store
+    }
+
+    /// True when other servers share this state (a database backend): requests
+    /// must then [`Store::refresh`] before they read.
+    pub fn is_shared(&self) -> bool {
+        self.database.is_some()
+    }
+
+    /// Brings the published state up to every batch committed (by any server)
+    /// before this call; a no-op for the file backend. Err: the backend is unreachable.
+    pub async fn refresh(&self) -> Result<(), String> {
+        match &self.database {
+            Some(db) => db.refresh(&self.live).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The counters shared by every server (a database backend), for the limiters.
+    pub fn shared_counters(&self) -> Option<SharedCounters> {
+        self.database.clone().map(|db| SharedCounters { db })
+    }
+
+    fn start(backend: Backend, state: State) -> Store {
         let live = Arc::new(RwLock::new(state.clone()));
         let stats = Arc::new(StateWrites::default());
         let (jobs, queue) = mpsc::channel::<Msg>();
         let writer = Writer {
             live: Arc::clone(&live),
             shadow: state,
-            file,
+            backend,
             last_prune: std::time::Instant::now(),
             stats: Arc::clone(&stats),
         };
@@ -124,6 +240,7 @@ impl Store {
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(handle)),
             stats,
+            database: None,
         }
     }
 
@@ -174,20 +291,30 @@ impl Store {
             match change(&mut t) {
                 Ok(value) => Prepared {
                     ops: t.ops,
-                    answer: Box::new(move |written| {
-                        let _ = tx.send(match written {
-                            Ok(()) => Ok(value),
-                            Err(e) => Err(CommitError::Io(std::io::Error::new(
-                                e.kind(),
-                                e.to_string(),
-                            ))),
+                    answer: Box::new(move |outcome| {
+                        let _ = tx.send(match outcome {
+                            Outcome::Written => Ok(value),
+                            Outcome::Failed(WriteError::Io(e)) => Err(CommitError::Io(
+                                std::io::Error::new(e.kind(), e.to_string()),
+                            )),
+                            Outcome::Failed(WriteError::Unreachable(why)) => {
+                                Err(CommitError::Unreachable(why.clone()))
+                            }
+                            Outcome::NotEvaluated(why) => {
+                                Err(CommitError::Unreachable(why.to_owned()))
+                            }
                         });
                     }),
                 },
                 Err(e) => Prepared {
                     ops: Vec::new(),
-                    answer: Box::new(move |_| {
-                        let _ = tx.send(Err(CommitError::Rejected(e)));
+                    answer: Box::new(move |outcome| {
+                        let _ = tx.send(match outcome {
+                            Outcome::NotEvaluated(why) => {
+                                Err(CommitError::Unreachable(why.to_owned()))
+                            }
+                            _ => Err(CommitError::Rejected(e)),
+                        });
                     }),
                 },
             }
@@ -219,8 +346,8 @@ struct Writer {
     live: Arc<RwLock<State>>,
     /// The writer's own copy: the published state plus the batch being written.
     shadow: State,
-    /// `None` when ephemeral.
-    file: Option<StateFile>,
+    /// Where batches go.
+    backend: Backend,
     /// When expired tokens were last swept.
     last_prune: std::time::Instant,
     /// Counters.
@@ -236,7 +363,7 @@ impl Writer {
                 match msg {
                     Msg::Job(job) => batch.push(job),
                     Msg::FailHook(hook) => {
-                        if let Some(file) = self.file.as_mut() {
+                        if let Backend::File(Some(file)) = &mut self.backend {
                             file.set_fail_hook(hook);
                         }
                     }
@@ -252,6 +379,24 @@ impl Writer {
     }
 
     fn write_batch(&mut self, batch: Vec<Job>) {
+        // With a shared database: lock its head and catch up first, so every change
+        // of the batch sees what other servers committed.
+        let caught_up = match self.begin() {
+            Ok(caught_up) => caught_up,
+            Err(why) => {
+                tracing::error!(reason = %why, changes = batch.len(), "state backend unreachable; nothing changed");
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                for job in batch {
+                    let shadow = &self.shadow;
+                    if let Ok(prepared) =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(shadow)))
+                    {
+                        (prepared.answer)(Outcome::NotEvaluated(&why));
+                    }
+                }
+                return;
+            }
+        };
         let mut ops = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch {
@@ -283,6 +428,7 @@ impl Writer {
             }
         }
         let result = if ops.is_empty() {
+            self.finish_empty();
             Ok(())
         } else {
             let started = std::time::Instant::now();
@@ -297,16 +443,34 @@ impl Writer {
             result
         };
         match &result {
-            Ok(()) if !ops.is_empty() => {
+            Ok(()) => {
                 let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
-                for op in &ops {
-                    live.apply(op);
+                // Batches of other servers first (a request may already have
+                // published some of them), then this one's.
+                for (seq, batch) in &caught_up {
+                    if *seq > live.seq {
+                        for op in batch {
+                            live.apply(op);
+                        }
+                        live.seq = *seq;
+                    }
                 }
-                live.seq = self.shadow.seq;
+                if !ops.is_empty() && live.seq < self.shadow.seq {
+                    for op in &ops {
+                        live.apply(op);
+                    }
+                    live.seq = self.shadow.seq;
+                }
             }
-            Ok(()) => {}
             Err(e) => {
-                tracing::error!(error = %e, changes = answers.len(), "state write failed; nothing changed");
+                match e {
+                    WriteError::Io(e) => {
+                        tracing::error!(error = %e, changes = answers.len(), "state write failed; nothing changed")
+                    }
+                    WriteError::Unreachable(why) => {
+                        tracing::error!(reason = %why, changes = answers.len(), "state backend unreachable; nothing changed")
+                    }
+                }
                 self.shadow = self.live.read().unwrap_or_else(|e| e.into_inner()).clone();
             }
         }
@@ -315,20 +479,81 @@ impl Writer {
             self.stats.changes.fetch_add(n, Ordering::Relaxed);
         }
         for answer in answers {
-            answer(result.as_ref().map(|_| ()));
+            answer(match &result {
+                Ok(()) => Outcome::Written,
+                Err(e) => Outcome::Failed(e),
+            });
         }
     }
 
-    fn persist(&mut self, ops: &[Op]) -> std::io::Result<()> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(());
-        };
+    /// Before a batch: with a database, takes its head lock and catches the shadow
+    /// up; returns the batches it applied (sequence number, ops), to publish too.
+    fn begin(&mut self) -> Result<Vec<(u64, Vec<Op>)>, String> {
+        match &mut self.backend {
+            Backend::File(_) => Ok(Vec::new()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.begin(&mut self.shadow),
+        }
+    }
+
+    /// A batch with nothing to write: releases the database's head lock.
+    fn finish_empty(&mut self) {
+        match &mut self.backend {
+            Backend::File(_) => {}
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.rollback(),
+        }
+    }
+
+    fn persist(&mut self, ops: &[Op]) -> Result<(), WriteError> {
+        // Counted even when ephemeral: publishing compares it with the live state's.
         self.shadow.seq += 1;
-        let live = &self.live;
-        let previous = || live.read().unwrap_or_else(|e| e.into_inner()).clone();
-        file.persist(&self.shadow, ops, previous)
+        match &mut self.backend {
+            Backend::File(None) => Ok(()),
+            Backend::File(Some(file)) => {
+                let live = &self.live;
+                let previous = || live.read().unwrap_or_else(|e| e.into_inner()).clone();
+                file.persist(&self.shadow, ops, previous)
+                    .map_err(WriteError::Io)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.commit(&self.shadow, ops),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// Counters every server shares (the login limiter, the PIN-guess budget), kept
+/// in the database. Keys are `(scope, key)`; each counts events in a fixed window
+/// that opens at its first event, by the database's clock.
+#[derive(Debug, Clone)]
+pub struct SharedCounters {
+    db: Arc<Database>,
+}
+
+impl SharedCounters {
+    /// True when `key` of `scope` has counted `max` events in its open window.
+    pub async fn is_blocked(
+        &self,
+        scope: &str,
+        key: &str,
+        max: u32,
+        window: std::time::Duration,
+    ) -> Result<bool, String> {
+        self.db.counter_blocked(scope, key, max, window).await
+    }
+
+    /// Counts one event for `key` of `scope`.
+    pub async fn record(
+        &self,
+        scope: &str,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<(), String> {
+        self.db.counter_record(scope, key, window).await
+    }
+
+    /// Forgets every key of `scope`.
+    pub async fn clear(&self, scope: &str) -> Result<(), String> {
+        self.db.counter_clear(scope).await
+    }
+}

@@ -21,4 +21,5 @@ mod control;
 mod deploy;
 mod onprem;
 mod reliability;
+mod replicas;
 mod support;

@@ -65,7 +65,7 @@ impl Users {
         username: &str,
         password: Secret,
     ) -> Result<Verified, UserError> {
-        if self.failed_logins.is_blocked(client) {
+        if self.failed_logins.is_blocked(&client).await? {
             return Err(UserError::RateLimited);
         }
         let stored = self.store.read(|s| s.users.get(username).cloned());
@@ -75,7 +75,7 @@ impl Users {
         };
         // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
         if !self.hasher.verify(password, hash.clone()).await? {
-            self.failed_logins.record(client);
+            self.failed_logins.record(&client).await?;
             return Err(UserError::BadCredentials);
         }
         let (Some(user), Some(hash)) = (stored, hash) else {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::hasher::Hasher;
-use super::limiter::Limiter;
+use super::limiter::Budget;
 use super::password::{BadUsername, Password, Username, WeakPassword};
 use super::seed::Seed;
 use super::{flatten, Unavailable};
@@ -82,8 +82,8 @@ pub struct Users {
     max_tokens: usize,
     /// Tokens revoked because their user reached `max_tokens`.
     evicted: AtomicU64,
-    /// Failed logins per client address.
-    failed_logins: Limiter,
+    /// Failed logins per client address (shared by every server with a database).
+    failed_logins: Budget,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
     seed: Seed,
     /// The seed admin password's hash, made on first use (see `DEFERRED_SEED_HASH`).
@@ -94,18 +94,20 @@ impl Users {
     /// Builds the service from the `[auth]` and `[account]` settings.
     pub fn new(store: Arc<Store>, hasher: Arc<Hasher>, settings: &Settings) -> Users {
         Users {
-            store,
             hasher,
             ttl_secs: settings.auth.token_ttl_secs as i64,
             max_tokens: settings.auth.max_tokens_per_user as usize,
             evicted: AtomicU64::new(0),
-            failed_logins: Limiter::new(
+            failed_logins: Budget::new(
+                &store,
+                "failed_logins",
                 settings.auth.max_failed_logins,
                 Duration::from_secs(3600),
                 settings.auth.login_limiter_capacity as usize,
             ),
             seed: Seed::from_settings(settings),
             seed_admin_hash: tokio::sync::OnceCell::new(),
+            store,
         }
     }
 
@@ -137,14 +139,15 @@ impl Users {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Client addresses the failed-login limiter remembers now.
+    /// Client addresses the failed-login limiter remembers in this server's
+    /// memory now (0 when the counts are in the shared database).
     pub fn limiter_addresses(&self) -> usize {
-        self.failed_logins.len()
+        self.failed_logins.local_len()
     }
 
     /// Forgets all failed-login counts (control-plane reset).
-    pub fn clear_failed_logins(&self) {
-        self.failed_logins.clear();
+    pub async fn clear_failed_logins(&self) -> Result<(), Unavailable> {
+        self.failed_logins.clear().await
     }
 
     /// `POST /v1/users`: creates a `ROLE_USER` user who needs no password change.

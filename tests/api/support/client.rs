@@ -153,6 +153,18 @@ pub trait Server {
             .expect("disable two-step")
     }
 
+    /// `POST /v1/account` for the registered number (`1` / `5550100`, SMS), with
+    /// `pin` when given.
+    async fn register_number(&self, token: &str, pin: Option<&str>) -> reqwest::Response {
+        let mut body =
+            json!({"cc": "1", "phone_number": "5550100", "method": "sms", "cert": "Y2VydA=="});
+        if let Some(pin) = pin {
+            body["pin"] = json!(pin);
+        }
+        self.call(Method::POST, "/v1/account", Some(token), Some(body))
+            .await
+    }
+
     /// `GET /v1/health` with the raw `Authorization` header value `authorization`, if any.
     async fn health_with(&self, authorization: Option<&str>) -> reqwest::Response {
         let mut req = self.request(Method::GET, "/v1/health");

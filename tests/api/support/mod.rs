@@ -9,6 +9,7 @@ pub mod client;
 pub mod consts;
 pub mod inproc;
 pub mod nginx;
+pub mod postgres;
 pub mod raw_http;
 
 pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};

@@ -1,0 +1,45 @@
+//! The failed-login limiter and the PIN-guess budget are shared: failures counted
+//! on one server count on the other, and a reset on one clears them for both.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::postgres::Replicas;
+use crate::support::*;
+
+#[tokio::test]
+async fn failed_logins_through_both_servers_share_one_limit() {
+    let r = Replicas::start(&[("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "3")]).await;
+    for server in [&r.a, &r.b, &r.a] {
+        expect_login_refused(server.login("admin", "wrong-password", None).await).await;
+    }
+    // Three failures in all, two of them on A: B is blocked too, even for the right password.
+    let blocked = r.b.login("admin", SEED_PASSWORD, None).await;
+    expect_error(blocked, 429, 1015, Some(LOGIN_LIMITED)).await;
+
+    let reset = r.a.call(Method::POST, "/__sandbox/reset", None, None).await;
+    expect_status(reset, 200).await;
+    expect_token(r.b.login("admin", SEED_PASSWORD, None).await).await;
+}
+
+#[tokio::test]
+async fn wrong_pins_through_both_servers_share_one_budget() {
+    let r = Replicas::start(&[("WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES", "2")]).await;
+    let token = r.a.admin_token().await;
+    expect_status(r.a.set_pin(&token, json!({"pin": "246810"})).await, 200).await;
+
+    for server in [&r.a, &r.b] {
+        let wrong = server.register_number(&token, Some("135791")).await;
+        expect_error(wrong, 400, 1009, Some("Two-step verification PIN mismatch")).await;
+    }
+    for server in [&r.a, &r.b] {
+        let blocked = server.register_number(&token, Some("246810")).await;
+        expect_error(
+            blocked,
+            429,
+            1015,
+            Some("Too many two-step verification PIN guesses"),
+        )
+        .await;
+    }
+}
