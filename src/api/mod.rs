@@ -36,7 +36,9 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
+use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::two_step::TwoStep;
 use crate::domain::users::Users;
@@ -79,6 +81,10 @@ pub struct AppState {
     pub control: Arc<Control>,
     /// Phone registration.
     pub registration: Arc<Registration>,
+    /// The WABA's phone numbers.
+    pub numbers: Arc<Numbers>,
+    /// Cloud API access tokens.
+    pub cloud_tokens: Arc<CloudTokens>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).

@@ -1,11 +1,17 @@
-//! Counting limiter keyed by client address: the failed-login limit (docs/behaviour.md#failed-login-limit) and,
-//! later, the registration PIN-guess limit. Memory is bounded.
+//! Counting limiters. [`Limiter`] is keyed by client address for the failed-login
+//! limit (docs/behaviour.md#failed-login-limit) and by phone-number ID for the
+//! PIN-guess limit (docs/behaviour.md#registration); memory is bounded.
+//! [`SlidingLimit`] is the moving-window register/deregister budget of the Cloud
+//! API (docs/cloud.md#registration).
 //!
-//! Each address gets a fixed window that opens at its first counted event and lasts
-//! `window`; once `max` events fall in the window, the address is blocked until it
-//! closes. This mirrors the real server's per-IP counter of wrong logins per hour
-//! (docs/on-premises.md#login-and-tokens, `RL_MAX_WRONG_LOGINS` = 30 per 3600 s).
+//! Each key of a [`Limiter`] gets a fixed window that opens at its first counted
+//! event and lasts `window`; once `max` events fall in the window, the key is
+//! blocked until it closes. This mirrors the real server's per-IP counter of wrong
+//! logins per hour (docs/on-premises.md#login-and-tokens, `RL_MAX_WRONG_LOGINS` =
+//! 30 per 3600 s).
 
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -13,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-/// A bounded per-address event counter.
+/// A bounded per-key event counter (by default keyed by client address).
 #[derive(Debug)]
-pub struct Limiter {
+pub struct Limiter<K: Hash + Eq = IpAddr> {
     /// Events allowed per window.
     max: u32,
     /// Window length.
@@ -24,12 +30,13 @@ pub struct Limiter {
     /// full, forgetting one address is O(1). (Scanning for the stalest entry under
     /// the lock cut failed-login throughput tenfold once the map was full.) A `std`
     /// mutex: held for one map operation only, never across an `.await`.
-    entries: Mutex<LruCache<IpAddr, (Instant, u32)>>,
+    entries: Mutex<LruCache<K, (Instant, u32)>>,
 }
 
-impl Limiter {
-    /// A limiter allowing `max` events per `window` per address.
-    pub fn new(max: u32, window: Duration, capacity: usize) -> Limiter {
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// A limiter allowing `max` events per `window` per key, remembering at most
+    /// `capacity` keys.
+    pub fn new(max: u32, window: Duration, capacity: usize) -> Limiter<K> {
         Limiter {
             max,
             window,
@@ -42,14 +49,31 @@ impl Limiter {
     /// True when `addr` has used up its events in the current window. Asking
     /// counts as use: a blocked address that keeps trying stays remembered (and
     /// blocked) while addresses that went quiet are forgotten first.
-    pub fn is_blocked(&self, addr: IpAddr) -> bool {
+    pub fn is_blocked(&self, addr: K) -> bool {
+        self.retry_after(&addr).is_some()
+    }
+
+    /// How long `key` stays blocked; `None` when it is not blocked.
+    pub fn retry_after(&self, key: &K) -> Option<Duration> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(entries.get(&addr), Some((start, n)) if now.duration_since(*start) < self.window && *n >= self.max)
+        let (start, n) = entries.get(key)?;
+        let elapsed = now.duration_since(*start);
+        (elapsed < self.window && *n >= self.max).then(|| self.window - elapsed)
+    }
+
+    /// Events counted for `key` in its current window (0 once it has closed).
+    pub fn used(&self, key: &K) -> u32 {
+        let now = Instant::now();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.peek(key) {
+            Some((start, n)) if now.duration_since(*start) < self.window => *n,
+            _ => 0,
+        }
     }
 
     /// Counts one event for `addr`.
-    pub fn record(&self, addr: IpAddr) {
+    pub fn record(&self, addr: K) {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // When full, the least recently counted address is forgotten: an attacker
@@ -80,9 +104,104 @@ impl Limiter {
     }
 }
 
+/// Events per key in a moving window: at most `max` in any `window`, as the
+/// Cloud API's register/deregister budget counts them (docs/cloud.md#registration).
+/// Keys are phone-number IDs, a small set the state holds, so memory is bounded by
+/// `max` instants per number.
+#[derive(Debug)]
+pub struct SlidingLimit {
+    /// Events allowed per window.
+    max: u32,
+    /// Window length.
+    window: Duration,
+    /// The instants of each key's events in the window, oldest first. A `std`
+    /// mutex: held for one map operation only, never across an `.await`.
+    events: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SlidingLimit {
+    /// A budget of `max` events in any `window`.
+    pub fn new(max: u32, window: Duration) -> SlidingLimit {
+        SlidingLimit {
+            max,
+            window,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Counts one event for `key` unless its budget is used up; false when it is.
+    pub fn try_take(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let times = events.entry(key.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.max as usize {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
+
+    /// Events of `key` in the window now.
+    pub fn used(&self, key: &str) -> u32 {
+        let now = Instant::now();
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.get(key).map_or(0, |times| {
+            let live = times
+                .iter()
+                .filter(|t| now.duration_since(**t) < self.window);
+            live.count() as u32
+        })
+    }
+
+    /// Forgets every event.
+    pub fn clear(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sliding_budget_refuses_past_max_and_frees_up_as_events_age() {
+        let l = SlidingLimit::new(2, Duration::from_millis(30));
+        assert!(l.try_take("a"));
+        assert!(l.try_take("a"));
+        assert!(!l.try_take("a"), "third in the window");
+        assert!(l.try_take("b"), "another key has its own budget");
+        assert_eq!(l.used("a"), 2);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(l.used("a"), 0);
+        assert!(l.try_take("a"));
+        l.clear();
+        assert_eq!(l.used("a"), 0);
+    }
+
+    #[test]
+    fn retry_after_counts_down_the_window_and_used_reads_the_count() {
+        let l: Limiter<String> = Limiter::new(2, Duration::from_secs(3600), 10);
+        l.record("n".into());
+        assert_eq!(l.used(&"n".to_string()), 1);
+        assert!(l.retry_after(&"n".to_string()).is_none());
+        l.record("n".into());
+        let left = l.retry_after(&"n".to_string()).unwrap();
+        assert!(left <= Duration::from_secs(3600) && left > Duration::from_secs(3590));
+    }
 
     fn ip(n: u32) -> IpAddr {
         IpAddr::from(n.to_be_bytes())

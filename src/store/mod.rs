@@ -11,6 +11,7 @@
 
 pub mod fail;
 pub mod file;
+pub mod migrate;
 pub mod ops;
 pub mod state;
 
@@ -24,6 +25,7 @@ use crate::metrics::StateWrites;
 
 pub use fail::{FailHook, WriteStep};
 pub use file::{OpenError, StateFile};
+pub use migrate::Upgrade;
 pub use ops::Op;
 pub use state::State;
 
@@ -104,6 +106,9 @@ impl Store {
         // Expired tokens are dropped from memory at start; the next snapshot drops them on disk.
         for digest in state.expired_tokens(now_secs()) {
             state.tokens.remove(&digest);
+        }
+        for digest in state.stale_cloud_tokens(now_secs()) {
+            state.cloud_tokens.remove(&digest);
         }
         let live = Arc::new(RwLock::new(state.clone()));
         let stats = Arc::new(StateWrites::default());
@@ -276,8 +281,12 @@ impl Writer {
         if !ops.is_empty() && self.last_prune.elapsed() >= PRUNE_EVERY {
             // Sweep expired tokens along with a real change, so an idle server writes nothing.
             self.last_prune = std::time::Instant::now();
-            for digest in self.shadow.expired_tokens(now_secs()) {
-                let op = Op::DeleteToken { digest };
+            let now = now_secs();
+            let expired = self.shadow.expired_tokens(now).into_iter();
+            let expired = expired.map(|digest| Op::DeleteToken { digest });
+            let stale = self.shadow.stale_cloud_tokens(now).into_iter();
+            let stale = stale.map(|digest| Op::DeleteCloudToken { digest });
+            for op in expired.chain(stale).collect::<Vec<_>>() {
                 self.shadow.apply(&op);
                 ops.push(op);
             }
