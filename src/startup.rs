@@ -17,6 +17,8 @@ use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use crate::api::cloud::version::Window;
+use crate::api::cloud::CloudConfig;
 use crate::api::control::faults::Faults;
 use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
@@ -179,6 +181,11 @@ impl App {
                 control_enabled: settings.control.enabled,
                 loopback_only: settings.server.listen.ip().is_loopback(),
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+                cloud: CloudConfig {
+                    enabled: settings.cloud.enabled,
+                    waba_id: settings.cloud.waba_id.clone(),
+                    window: Window::of(&settings.cloud),
+                },
             }),
             journal,
             faults,

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::cloud;
 use super::control::faults::Faults;
 use super::control::journal::{is_journaled, Entry, Journal};
 use super::envelope::{Render, Wire};
@@ -56,6 +57,9 @@ pub struct Edge {
     pub metrics: Arc<Metrics>,
     /// `server.request_timeout_secs`.
     pub timeout: Duration,
+    /// The Graph version window, when the Cloud flavor is on: errors the layers
+    /// make for a Graph path get the Graph envelope.
+    pub cloud: Option<cloud::version::Window>,
 }
 
 /// The one outer layer, in this order: assigns the request id; applies an injected
@@ -75,13 +79,22 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
     let journaled = edge.journal.capacity() > 0 && is_journaled(req.uri().path());
     let arrival = journaled.then(|| (now_ms(), req.uri().path().to_owned()));
     let fault = edge.faults.take(method.as_str(), req.uri().path());
+    // A Graph path answers in the Graph envelope, whoever makes the answer.
+    let graph = edge
+        .cloud
+        .filter(|_| cloud::is_graph_path(req.uri().path()))
+        .map(|window| (window, req.uri().path().to_owned()));
+    let fault_graph = graph.clone();
     let serve = async move {
         if let Some(action) = fault {
             if !action.delay.is_zero() {
                 tokio::time::sleep(action.delay).await;
             }
             if let Some(error) = action.error {
-                return error.into_response();
+                return match fault_graph {
+                    Some((window, path)) => cloud::injected(window, &path, error),
+                    None => error.on_premises().into_response(),
+                };
             }
         }
         next.run(req).await
@@ -92,6 +105,9 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
         Some(resp) => resp,
         None => ApiError::timed_out().into_response(),
     };
+    if let Some((window, path)) = &graph {
+        cloud::translate(*window, path, &mut resp);
+    }
     render(&edge.wire, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
@@ -108,7 +124,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
             latency_ms: latency.as_micros() as f64 / 1000.0,
         });
     }
-    let route = resp.extensions().get::<RouteTag>().map(|r| r.0.clone());
+    let route = resp.extensions().get::<RouteTag>().cloned();
     let route = route.as_ref().map_or("-", |r| r.as_str());
     edge.metrics.record(route, status, latency);
     tracing::info!(

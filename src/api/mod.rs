@@ -4,6 +4,9 @@
 //!
 //! - The emulated `/v1` API, one file per resource: [`login`], [`users`],
 //!   [`two_step`], [`registration`], [`health`].
+//! - The Cloud (Graph) API, `/{version}/...`: [`cloud`], its own edge with its
+//!   own envelope, routing and check order, reached through the route table's
+//!   fallback.
 //! - The sandbox's own surface: [`control`] (`/__sandbox/...`), [`metrics`]
 //!   (`/metrics`), [`openapi`].
 //! - Shared edge pieces: [`error`] (the code table and `ApiError`), [`envelope`]
@@ -12,6 +15,7 @@
 //!   the wire), [`middleware`] and [`route_tag`] (the layers).
 
 pub mod auth;
+pub mod cloud;
 pub mod control;
 pub mod envelope;
 pub mod error;
@@ -68,6 +72,8 @@ pub struct EdgeConfig {
     pub loopback_only: bool,
     /// `server.request_timeout_secs`.
     pub request_timeout: Duration,
+    /// The `[cloud]` settings the Cloud edge needs.
+    pub cloud: cloud::CloudConfig,
 }
 
 /// Handles shared by every handler; cheap to clone.
@@ -93,10 +99,6 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// The metrics registry behind `/metrics`.
     pub metrics: Arc<Metrics>,
-}
-
-async fn not_found() -> ApiError {
-    ApiError::path_not_found()
 }
 
 /// `/metrics` on a non-loopback address without a `control.token`: traffic figures
@@ -153,10 +155,11 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         faults: state.faults.clone(),
         metrics: state.metrics.clone(),
         timeout: state.edge.request_timeout,
+        cloud: state.edge.cloud.enabled.then_some(state.edge.cloud.window),
     });
     routes
         .route_layer(route_tag::TagRouteLayer)
-        .fallback(not_found)
+        .fallback(cloud::fallback)
         .with_state(state)
         .layer(
             // Outermost first: the edge layer sees everything, including rendered

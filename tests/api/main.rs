@@ -14,6 +14,7 @@
 //! `support` holds the harnesses, the raw HTTP/1.1 client, the envelope
 //! assertions and the shared constants.
 
+mod cloud;
 mod config;
 mod control;
 mod onprem;

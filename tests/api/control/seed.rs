@@ -36,7 +36,9 @@ fn seeded_state() -> Value {
             {"username": "alice", "roles": "ROLE_USER", "password_change_required": false}
         ],
         "tokens": 0,
-        "account": {"registered": false}
+        "account": {"registered": false},
+        "numbers": [first_number_view(false, true)],
+        "cloud_tokens": 0
     })
 }
 

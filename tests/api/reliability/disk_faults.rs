@@ -1,7 +1,7 @@
 //! Disk faults through HTTP: the state write failing at any step answers
 //! 500 / 1014, leaves the served state as it was, and a restart shows the last
-//! acknowledged state. Runs the server in-process so the write path can be broken
-//! at an exact step.
+//! acknowledged state (for a Cloud change: 500 / 131000 in the Graph envelope).
+//! Runs the server in-process so the write path can be broken at an exact step.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -108,6 +108,45 @@ async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
             .call(Method::DELETE, TWO_STEP, Some(&token), None)
             .await;
         expect_status(resp, 200).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_of_a_cloud_change_answers_500_131000_and_changes_nothing() {
+    for step in [WriteStep::WriteTemp, WriteStep::SyncDir] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut settings = inproc::settings_at(&path);
+        settings.cloud.access_token = wa_twostep::secret::Secret::new(CLOUD_TOKEN);
+        let app = inproc::build(settings.clone()).await;
+        app.inject_write_failures(fail_once(step));
+        let server = InProc::serve(app);
+        let before = server.sandbox_state().await;
+
+        let set = server
+            .graph_set_pin(CLOUD_TOKEN, PHONE_ID, json!("123456"))
+            .await;
+        let after_set = server.sandbox_state().await;
+        let register = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+
+        expect_graph_error(
+            set,
+            Want::new(500, 131000, "(#131000) Something went wrong")
+                .details("Something went wrong."),
+        )
+        .await;
+        assert_eq!(after_set, before, "{step:?}: the served state changed");
+        expect_graph_success(register).await;
+        server.stop().await;
+        let server = InProc::start(settings).await;
+        let fields = server
+            .graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled")
+            .await;
+        assert_eq!(
+            fields["is_pin_enabled"], true,
+            "{step:?}: the later register's PIN is durable"
+        );
         server.stop().await;
     }
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod assert;
 pub mod client;
 pub mod consts;
+pub mod graph;
 pub mod inproc;
 pub mod raw_http;
 
@@ -14,3 +15,4 @@ pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};
 pub use assert::*;
 pub use client::*;
 pub use consts::*;
+pub use graph::*;
