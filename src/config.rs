@@ -956,6 +956,70 @@ mod tests {
         assert!(e.contains("log.level = \"warning\""), "{e}");
     }
 
+    #[test]
+    fn the_cloud_section_is_checked_and_its_token_never_echoed() {
+        let e = |pairs: &[(&str, &str)]| load_from(None, &env(pairs), &[]).unwrap_err().0;
+        let err = e(&[("WA_TWOSTEP_CLOUD__WABA_ID", "12a")]);
+        assert!(
+            err.contains("cloud.waba_id") && err.contains("digits"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__PHONE_NUMBER_ID", "102290129340398")]);
+        assert!(err.contains("must differ from cloud.waba_id"), "{err}");
+        let err = e(&[("WA_TWOSTEP_CLOUD__OLDEST_VERSION", "21.0")]);
+        assert!(
+            err.contains("cloud.oldest_version") && err.contains("v22.0"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__LATEST_VERSION", "v20.0")]);
+        assert!(
+            err.contains("must not be newer than cloud.latest_version"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "0")]);
+        assert!(err.contains("cloud.max_registrations"), "{err}");
+        let err = e(&[("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", "EAAshort-secret-ish")]);
+        assert!(
+            err.contains("cloud.access_token") && err.contains("EAA followed by"),
+            "{err}"
+        );
+        assert!(!err.contains("EAAshort-secret-ish"), "{err}");
+        let good = format!("EAA{}", "a1".repeat(20));
+        let s = load_from(
+            None,
+            &env(&[("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", &good)]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.cloud.access_token.expose(), good);
+        assert!(is_secret_key("cloud.access_token"));
+    }
+
+    #[test]
+    fn graph_versions_parse_and_compare_as_numbers() {
+        let v = |s| GraphVersion::parse(s);
+        assert_eq!(
+            v("v22.0"),
+            Some(GraphVersion {
+                major: 22,
+                minor: 0
+            })
+        );
+        assert!(v("v9.0") < v("v10.0"));
+        for bad in [
+            "v22",
+            "22.0",
+            "v22.0.1",
+            "v+1.0",
+            "v.0",
+            "V22.0",
+            "v1234567.0",
+        ] {
+            assert_eq!(v(bad), None, "{bad}");
+        }
+        assert_eq!(v("v21.3").unwrap().to_string(), "v21.3");
+    }
+
     fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         env(pairs)
     }

@@ -147,6 +147,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                     .post(ctl::create_fault)
                     .delete(ctl::clear_faults),
             )
+            .route("/__sandbox/cloud/tokens", post(control::cloud_tokens::mint))
             .route("/__sandbox/openapi.json", get(openapi::document));
     }
     let edge = Arc::new(middleware::Edge {

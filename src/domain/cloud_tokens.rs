@@ -109,8 +109,9 @@ pub struct CloudTokens {
     static_digest: Option<String>,
 }
 
-/// A fresh token: `EAA` and [`MINTED_CHARS`] letters and digits from the OS random source.
-fn new_token() -> Secret {
+/// A fresh token: `EAA` and [`MINTED_CHARS`] letters and digits from the OS
+/// random source (also what `Sandbox` gives itself as its static token).
+pub fn new_token() -> Secret {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut out = String::with_capacity(3 + MINTED_CHARS);
     out.push_str("EAA");

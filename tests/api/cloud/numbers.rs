@@ -184,3 +184,30 @@ async fn each_number_has_its_own_pin() {
     assert_eq!(numbers.len(), 2, "{state}");
     assert_eq!(numbers[1]["registered"], true, "{state}");
 }
+
+#[tokio::test]
+async fn a_reset_returns_every_number_to_the_seed() {
+    let app = two_numbers().await;
+    expect_graph_success(app.graph_register(CLOUD_TOKEN, SECOND, "111111").await).await;
+    expect_graph_success(
+        app.graph_set_pin(CLOUD_TOKEN, SECOND, json!("999999"))
+            .await,
+    )
+    .await;
+
+    let state = expect_status(
+        app.call(Method::POST, "/__sandbox/reset", None, None).await,
+        200,
+    )
+    .await;
+    let old_pin = app.graph_register(CLOUD_TOKEN, SECOND, "999999").await;
+    let seed_pin = app.graph_register(CLOUD_TOKEN, SECOND, "111111").await;
+
+    assert_eq!(state["numbers"][1]["registered"], false, "{state}");
+    assert_eq!(
+        state["numbers"][1]["two_step"],
+        json!({"enabled": true, "updated_at": null})
+    );
+    expect_graph_error(old_pin, pin_mismatch()).await;
+    expect_graph_success(seed_pin).await;
+}
