@@ -6,6 +6,7 @@ mod check_order;
 mod errors;
 mod faults;
 mod numbers;
+mod observability;
 mod registration;
 mod shared_number;
 mod wire;

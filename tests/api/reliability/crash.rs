@@ -1,6 +1,7 @@
 //! Crash consistency: the real binary is killed with SIGKILL at random
-//! moments while concurrent clients change the state, then restarted on the same
-//! state file. Every change acknowledged (2xx) before the kill must be there after
+//! moments while concurrent clients change the state (through `/v1`, and through
+//! the Cloud API on a second number: set its PIN, register, deregister), then
+//! restarted on the same state file. Every change acknowledged (2xx) before the kill must be there after
 //! the restart; a change still in flight may have happened or not, but nothing else.
 //!
 //! Black-box only: the test reads the state through the API and `/__sandbox/state`,
@@ -24,6 +25,10 @@ const MAX_KILL_DELAY_MS: u64 = 250;
 const USER_CLIENTS: u32 = 2;
 /// Bound on the requests one client sends in one cycle (it stops at the kill anyway).
 const MAX_OPS_PER_CLIENT: u32 = 10_000;
+/// The seed's second number, which the Cloud client changes.
+const CLOUD_NUMBER: &str = "106540352242999";
+/// Its PIN in the seed.
+const CLOUD_SEED_PIN: &str = "111111";
 
 /// xorshift64*: a tiny seeded generator, enough to spread the kill moments.
 struct Rng(u64);
@@ -73,6 +78,10 @@ struct Model {
     password: Tracked<String>,
     /// Two-step enabled.
     two_step: Tracked<bool>,
+    /// The Cloud number's PIN.
+    cloud_pin: Tracked<String>,
+    /// The Cloud number is registered.
+    cloud_registered: Tracked<bool>,
     /// Every user ever sent: does it exist?
     users: BTreeMap<String, Tracked<bool>>,
     /// Users touched since the last restart (checked one by one with `GET`).
@@ -154,6 +163,64 @@ async fn two_step_client(app: Arc<Remote>, model: Shared, token: String) {
     }
 }
 
+/// Through the Cloud API, on the second number: sets its PIN, registers it with
+/// that PIN, deregisters it, in turn.
+async fn cloud_client(app: Arc<Remote>, model: Shared, cycle: u32) {
+    let number = graph_path(CLOUD_NUMBER);
+    for i in 0..MAX_OPS_PER_CLIENT {
+        let done = match i % 3 {
+            0 => {
+                let pin = format!("{:06}", 200_000 + (cycle * 7919 + i) % 800_000);
+                let req = app
+                    .request(Method::POST, &number)
+                    .json(&json!({"pin": pin}));
+                let req = req.bearer_auth(CLOUD_TOKEN);
+                change(&model, req, StatusCode::OK, pin, |m| &mut m.cloud_pin).await
+            }
+            1 => {
+                let pin = model.lock().unwrap().cloud_pin.acked.clone();
+                let body = json!({"messaging_product": "whatsapp", "pin": pin});
+                let req = app.request(Method::POST, &format!("{number}/register"));
+                let req = req.bearer_auth(CLOUD_TOKEN).json(&body);
+                let slot = slot(|m| &mut m.cloud_registered);
+                change(&model, req, StatusCode::OK, true, slot).await
+            }
+            _ => {
+                let req = app.request(Method::POST, &format!("{number}/deregister"));
+                let req = req.bearer_auth(CLOUD_TOKEN);
+                let slot = slot(|m| &mut m.cloud_registered);
+                change(&model, req, StatusCode::OK, false, slot).await
+            }
+        };
+        if !done {
+            return;
+        }
+    }
+}
+
+/// The Cloud number's PIN after a restart: the acknowledged one, or the one in
+/// flight, as a register with it tells (which also registers the number).
+async fn resolve_cloud_pin(app: &TestApp, model: &Shared, lost: &mut Vec<String>) {
+    let (acked, pending) = {
+        let m = model.lock().unwrap();
+        (m.cloud_pin.acked.clone(), m.cloud_pin.pending.clone())
+    };
+    for candidate in std::iter::once(acked.clone()).chain(pending) {
+        let resp = app
+            .graph_register(CLOUD_TOKEN, CLOUD_NUMBER, &candidate)
+            .await;
+        if resp.status() == StatusCode::OK {
+            let mut m = model.lock().unwrap();
+            m.cloud_pin.resolve(candidate);
+            m.cloud_registered.resolve(true);
+            return;
+        }
+    }
+    lost.push(format!(
+        "the acknowledged Cloud PIN {acked:?} no longer registers"
+    ));
+}
+
 /// Creates users and deletes two out of three right after creating them.
 async fn user_client(app: Arc<Remote>, model: Shared, token: String, cycle: u32, id: u32) {
     for i in 0..MAX_OPS_PER_CLIENT {
@@ -226,6 +293,8 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
         let mut m = model.lock().unwrap();
         let in_flight = u64::from(password_in_flight)
             + u64::from(m.two_step.pending.is_some())
+            + u64::from(m.cloud_pin.pending.is_some())
+            + u64::from(m.cloud_registered.pending.is_some())
             + m.users.values().filter(|u| u.pending.is_some()).count() as u64;
         m.in_flight += in_flight;
 
@@ -239,6 +308,17 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
             ));
         }
         m.two_step.resolve(enabled);
+
+        let registered = state["numbers"][1]["registered"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("numbers[1].registered missing: {state}"));
+        if !m.cloud_registered.allows(&registered) {
+            lost.push(format!(
+                "the Cloud number's registered is {registered}, expected {:?}",
+                m.cloud_registered
+            ));
+        }
+        m.cloud_registered.resolve(registered);
 
         let listed: std::collections::BTreeSet<&str> = state["users"]
             .as_array()
@@ -259,6 +339,8 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
             .map(|n| (n.clone(), m.users[n].acked))
             .collect()
     };
+
+    resolve_cloud_pin(app, model, lost).await;
 
     // The users touched in the last cycle, one by one through the real API.
     for (name, exists) in expected {
@@ -315,8 +397,19 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
     eprintln!("crash consistency: seed {seed} (WA_TWOSTEP_CRASH_SEED replays the kill delays)");
     let mut rng = Rng(seed);
     // Failed logins are expected (an in-flight password change may or may not
-    // have happened): keep the login limiter out of the way.
-    let spawn = TestApp::with().env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1000000");
+    // have happened): keep the login limiter out of the way, and the register
+    // budget too. The seed adds the number the Cloud client changes.
+    let seed_dir = tempfile::tempdir().expect("seed dir");
+    let seed_file = seed_dir.path().join("seed.toml");
+    let text = format!(
+        "[[numbers]]\nid = \"{CLOUD_NUMBER}\"\ndisplay_phone_number = \"+1 5550199\"\nregistered = false\npin = \"{CLOUD_SEED_PIN}\"\n"
+    );
+    std::fs::write(&seed_file, text).expect("seed");
+    let spawn = cloud_spawn()
+        .env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1000000")
+        .env("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "1000000000")
+        .arg("--seed")
+        .arg(seed_file.to_str().expect("seed path"));
     let mut app = spawn.clone().start().await;
     let first = app
         .login(
@@ -333,6 +426,8 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
     let model: Shared = Arc::new(Mutex::new(Model {
         password: Tracked::new(ADMIN_PASSWORD.to_owned()),
         two_step: Tracked::new(false),
+        cloud_pin: Tracked::new(CLOUD_SEED_PIN.to_owned()),
+        cloud_registered: Tracked::new(false),
         users: BTreeMap::new(),
         touched: Vec::new(),
         acked: 1,
@@ -348,6 +443,7 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
         let mut clients = vec![
             tokio::spawn(password_client(side.clone(), model.clone(), cycle)),
             tokio::spawn(two_step_client(side.clone(), model.clone(), token.clone())),
+            tokio::spawn(cloud_client(side.clone(), model.clone(), cycle)),
         ];
         for id in 0..USER_CLIENTS {
             clients.push(tokio::spawn(user_client(
