@@ -52,6 +52,7 @@ fn field(number: &Number, name: &str) -> Option<Value> {
         "name_status" => json!("AVAILABLE_WITHOUT_REVIEW"),
         "throughput" => json!({"level": "STANDARD"}),
         "messaging_limit_tier" => json!("TIER_250"),
+        "is_official_business_account" | "is_on_biz_app" | "is_preverified_number" => json!(false),
         _ => return None,
     })
 }
@@ -78,8 +79,27 @@ fn selected(params: Params<'_>) -> Result<Vec<String>, GraphError> {
     Ok(out)
 }
 
+/// Fields of the real node that a sandbox number has no value for: asked for,
+/// they are left out of the answer, as the Graph API leaves out a field without a
+/// value, rather than refused (clients such as pywa ask for all of them).
+const VALUELESS: [&str; 13] = [
+    "conversational_automation",
+    "quality_score",
+    "webhook_configuration",
+    "new_name_status",
+    "search_visibility",
+    "eligibility_for_api_business_global_search",
+    "health_status",
+    "certificate",
+    "new_certificate",
+    "last_onboarded_time",
+    "country_code",
+    "country_dial_code",
+    "whatsapp_business_manager_messaging_limit",
+];
+
 fn field_known(name: &str) -> bool {
-    const ALL: [&str; 12] = [
+    const ALL: [&str; 15] = [
         "id",
         "display_phone_number",
         "verified_name",
@@ -92,8 +112,11 @@ fn field_known(name: &str) -> bool {
         "name_status",
         "throughput",
         "messaging_limit_tier",
+        "is_official_business_account",
+        "is_on_biz_app",
+        "is_preverified_number",
     ];
-    ALL.contains(&name)
+    ALL.contains(&name) || VALUELESS.contains(&name)
 }
 
 /// `number` with `fields`, as a JSON object in that order.
@@ -189,5 +212,10 @@ mod tests {
         for f in DEFAULT_FIELDS {
             assert!(field_known(f) && field(&number(), f).is_some(), "{f}");
         }
+        for f in VALUELESS {
+            assert!(field_known(f) && field(&number(), f).is_none(), "{f}");
+        }
+        let text = object(&number(), &["certificate".into(), "id".into()]);
+        assert_eq!(text, r#"{"id":"42"}"#);
     }
 }

@@ -211,3 +211,27 @@ async fn a_reset_returns_every_number_to_the_seed() {
     expect_graph_error(old_pin, pin_mismatch()).await;
     expect_graph_success(seed_pin).await;
 }
+
+#[tokio::test]
+async fn the_fields_a_client_library_asks_for_are_answered_or_left_out() {
+    let app = cloud_spawn().start().await;
+    // The field list pywa 4.5's get_business_phone_number sends.
+    let pywa = "id,verified_name,display_phone_number,conversational_automation,status,quality_rating,quality_score,webhook_configuration,name_status,new_name_status,code_verification_status,account_mode,is_on_biz_app,is_official_business_account,is_pin_enabled,is_preverified_number,search_visibility,platform_type,throughput,eligibility_for_api_business_global_search,health_status,certificate,new_certificate,last_onboarded_time,country_code,country_dial_code,whatsapp_business_manager_messaging_limit";
+
+    let body = app.graph_fields(CLOUD_TOKEN, PHONE_ID, pywa).await;
+
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(body["is_official_business_account"], false);
+    assert_eq!(body["is_pin_enabled"], false);
+    assert_eq!(body["platform_type"], "CLOUD_API");
+    assert!(
+        body.get("certificate").is_none() && body.get("health_status").is_none(),
+        "{body}"
+    );
+    assert_eq!(keys.len(), 14, "{body}");
+}
