@@ -243,7 +243,7 @@ pub struct AccountSettings {
     pub vname: String,
     /// The code `/v1/account/verify` accepts.
     pub verify_code: Secret,
-    /// Wrong registration PINs per hour before 429.
+    /// Wrong registration PINs per number per hour (both flavors) before 429 / 133008.
     pub max_pin_guesses: u32,
 }
 

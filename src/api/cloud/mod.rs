@@ -1,6 +1,6 @@
 //! The Cloud (Graph) API edge (docs/behaviour.md#cloud-api): the paths
 //! `/{version}/...` on the same server and port as `/v1`, with the Graph envelope
-//! and headers ([`envelope`]), parameters from body or query ([`params`]), access
+//! and headers ([`envelope`], its code table [`codes`]), parameters from body or query ([`params`]), access
 //! tokens ([`auth`]) and the version window ([`version`]). Handlers: [`numbers`]
 //! (set the PIN, read a number, list the WABA's numbers) and [`registration`]
 //! (register, deregister).
@@ -13,6 +13,7 @@
 //! every parameter problem. [`Endpoint::ALL`] is the one table of Cloud routes.
 
 pub mod auth;
+pub mod codes;
 pub mod envelope;
 pub mod numbers;
 pub mod params;

@@ -103,6 +103,39 @@ async fn a_schema_1_file_of_the_released_server_keeps_users_tokens_pin_and_regis
 }
 
 #[tokio::test]
+async fn the_released_servers_pin_guards_the_cloud_register_of_the_first_number() {
+    // Arrange
+    let app = on_fixture(&[("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", CLOUD_TOKEN)]).await;
+
+    // Act
+    let fields = app
+        .graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled,status")
+        .await;
+    let wrong = app.graph_register(CLOUD_TOKEN, PHONE_ID, "135790").await;
+    let right = app.graph_register(CLOUD_TOKEN, PHONE_ID, PIN).await;
+    let state = app.sandbox_state().await;
+
+    // Assert
+    assert_eq!(fields["is_pin_enabled"], true, "{fields}");
+    assert_eq!(
+        fields["status"], "CONNECTED",
+        "the registration survived: {fields}"
+    );
+    expect_graph_error(wrong, pin_mismatch()).await;
+    expect_graph_success(right).await;
+    assert_eq!(state["numbers"][0]["id"], PHONE_ID, "{state}");
+    assert_eq!(
+        state["numbers"][0]["verified_name"], "Sandbox Business",
+        "{state}"
+    );
+    assert_eq!(
+        schema_on_disk(&app),
+        1,
+        "a register of a registered number writes nothing"
+    );
+}
+
+#[tokio::test]
 async fn the_next_change_writes_the_upgraded_state_in_the_current_schema() {
     // Arrange
     let app = on_fixture(&[]).await;
