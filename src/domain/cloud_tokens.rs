@@ -109,7 +109,7 @@ pub struct CloudTokens {
     static_digest: Option<String>,
 }
 
-/// A fresh token: `EAA` and [`MINTED_CHARS`] letters and digits from the OS
+/// A fresh token: `EAA` and 44 (`MINTED_CHARS`) letters and digits from the OS
 /// random source (also what `Sandbox` gives itself as its static token).
 pub fn new_token() -> Secret {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -152,6 +152,14 @@ impl SlidingLimit {
         true
     }
 
+    /// Takes back the last event of `key` (the call it counted did not happen).
+    pub fn give_back(&self, key: &str) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = events.get_mut(key) {
+            times.pop_back();
+        }
+    }
+
     /// Events of `key` in the window now.
     pub fn used(&self, key: &str) -> u32 {
         let now = Instant::now();
@@ -185,6 +193,9 @@ mod tests {
         assert!(!l.try_take("a"), "third in the window");
         assert!(l.try_take("b"), "another key has its own budget");
         assert_eq!(l.used("a"), 2);
+        l.give_back("a");
+        assert_eq!(l.used("a"), 1);
+        assert!(l.try_take("a"), "a given-back event frees its place");
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(l.used("a"), 0);
         assert!(l.try_take("a"));

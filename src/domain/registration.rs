@@ -225,7 +225,8 @@ impl Registration {
     /// Registers `number` with `pin` (docs/cloud.md#registration): with two-step on
     /// the PIN must be the number's; with it off the PIN becomes the number's PIN
     /// (two-step enabled). The call counts against the register/deregister budget
-    /// once the guess budget lets it through; durable before it returns.
+    /// once the guess budget lets it through, unless it fails for want of the server
+    /// (503, 500: it did not happen); durable before it returns.
     pub async fn register_with_pin(
         &self,
         number: &PhoneNumberId,
@@ -239,6 +240,18 @@ impl Registration {
             return Err(RegistrationError::TooManyGuesses { retry_after });
         }
         self.take_registration(number)?;
+        let result = self.registered_with(number, pin, enabled).await;
+        self.refund_if_unavailable(number, &result);
+        result
+    }
+
+    /// `register_with_pin` once its call is counted.
+    async fn registered_with(
+        &self,
+        number: &PhoneNumberId,
+        pin: Pin,
+        enabled: bool,
+    ) -> Result<(), RegistrationError> {
         let new_pin = if enabled {
             self.check_pin(number, &pin).await?;
             None
@@ -280,13 +293,33 @@ impl Registration {
             .map_err(flatten)
     }
 
+    /// A call that failed for want of the server did not happen: it gives its
+    /// place in the register/deregister budget back.
+    fn refund_if_unavailable(
+        &self,
+        number: &PhoneNumberId,
+        result: &Result<(), RegistrationError>,
+    ) {
+        if matches!(result, Err(RegistrationError::Unavailable(_))) {
+            self.registrations.give_back(number.as_str());
+        }
+    }
+
     /// Deregisters `number` (docs/cloud.md#registration): it is kept with its PIN.
-    /// Counts against the register/deregister budget; idempotent otherwise.
+    /// Counts against the register/deregister budget (unless the write fails);
+    /// idempotent otherwise.
     pub async fn deregister(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
         if self.two_step.is_enabled(number).is_none() {
             return Err(RegistrationError::UnknownNumber);
         }
         self.take_registration(number)?;
+        let result = self.deregistered(number).await;
+        self.refund_if_unavailable(number, &result);
+        result
+    }
+
+    /// `deregister` once its call is counted.
+    async fn deregistered(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
         let id = number.as_str().to_owned();
         self.store
             .commit(move |tx| {

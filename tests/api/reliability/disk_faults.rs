@@ -150,3 +150,30 @@ async fn a_failed_write_of_a_cloud_change_answers_500_131000_and_changes_nothing
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_register_whose_write_fails_did_not_happen_and_takes_nothing_from_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = inproc::settings_at(&dir.path().join("state.json"));
+    settings.cloud.max_registrations = 1;
+    let app = inproc::build(settings).await;
+    app.inject_write_failures(fail_once(WriteStep::WriteTemp));
+    let server = InProc::serve(app);
+
+    let failed = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+    let state = server.sandbox_state().await;
+    let retried = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+    let after = server.sandbox_state().await;
+
+    expect_graph_error(
+        failed,
+        Want::new(500, 131000, "(#131000) Something went wrong").details("Something went wrong."),
+    )
+    .await;
+    let number = &state["numbers"][0];
+    assert_eq!(number["two_step"]["enabled"], false, "{state}");
+    assert_eq!(number["registrations"]["used"], 0, "{state}");
+    expect_graph_success(retried).await;
+    assert_eq!(after["numbers"][0]["registrations"]["used"], 1, "{after}");
+    server.stop().await;
+}
