@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the README's curl walkthroughs verbatim, each against a fresh ephemeral server
-# on a free port: the On-Premises one ("## Walkthrough") and the Cloud one ("## Cloud
-# walkthrough"). For each it checks the answers the README documents: the bodies, and
+# on a free port: the Cloud one ("## Cloud walkthrough") and the On-Premises one
+# ("## On-Premises walkthrough"). For each it checks the answers the README documents: the bodies, and
 # the status codes it prints (`HTTP nnn` lines) against its `# → nnn` comments, in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +60,7 @@ statuses() {
   fi
 }
 
-run '/^## Walkthrough/'
+run '/^## On-Premises walkthrough/'
 expect '"code":1024,"title":"Password change required","details":"Password must be changed"'
 expect '{"meta":{"version":"v2.45.1","api_status":"stable"}}'
 expect '"two_step":{"enabled":true'
