@@ -124,3 +124,22 @@ async fn bad_parameters_are_reported_before_any_pin_check_or_change() {
     expect_graph_error(short, pin_length()).await;
     expect_graph_success(right).await; // the malformed PIN was not counted as a guess
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_without_a_token_elsewhere_is_no_token() {
+    let app = cloud_spawn()
+        .env("WA_TWOSTEP_SERVER__BODY_LIMIT_BYTES", "64")
+        .start()
+        .await;
+    let big = json!({"pin": "123456", "access_token": CLOUD_TOKEN, "pad": "x".repeat(100)});
+
+    // The token may be in the body, but a body over the limit is not read.
+    let resp = app
+        .graph(Method::POST, PHONE_ID, None)
+        .json(&big)
+        .send()
+        .await
+        .expect("big");
+
+    expect_graph_error(resp, no_token()).await;
+}
