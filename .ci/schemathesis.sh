@@ -12,6 +12,8 @@
 # token is 400 / 104, not 401 or 403: docs/behaviour.md#cloud-tokens) and
 # `unsupported_method` (a wrong method is 400 / 100 / 33, not 405:
 # docs/behaviour.md#graph-check-order).
+# The guess and register budgets are raised so generated registers reach the operation
+# rather than 133008 / 133016 after the tenth call.
 # One worker: Hypothesis caches are not thread-safe (a run with two crashed inside
 # Hypothesis once). The Python venv and the JUnit report live in cargo's target
 # directory (CARGO_TARGET_DIR when set).
@@ -34,7 +36,8 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 cloud_token=EAAschemathesis0123456789abcdefghijklmnop
 WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
   WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
-  WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token \
+  WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS=1000000 \
+  WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES=1000000 \
   "$target/debug/wa-twostep" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 for _ in $(seq 1 200); do
