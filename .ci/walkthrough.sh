@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs a curl walkthrough of the README verbatim against a running server and
 # checks what it documents: the statuses it prints (`HTTP nnn` lines) against its
-# `# → nnn` comments, in order, and, for the On-Premises walkthrough, the bodies.
+# `# → nnn` comments, in order, and the bodies it shows.
 # The server must be fresh (seed state). Usage: walkthrough.sh URL [HEADING]
 #   URL      the base the block's WA= line is pointed at (e.g. http://127.0.0.1:8080,
 #            or https://127.0.0.1:8443/wa through a proxy; curl honours CURL_CA_BUNDLE)
-#   HEADING  the README heading the block follows (default: "## Walkthrough")
+#   HEADING  the README heading the block follows (default: "## On-Premises walkthrough";
+#            the other one is "## Cloud walkthrough")
 # Used by .ci/readme-walkthrough.sh (a fresh server) and tests/api/deploy/nginx.rs
 # (the same walkthrough through nginx with TLS and a path prefix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?usage: walkthrough.sh URL [HEADING]}
-heading=${2:-"## Walkthrough"}
+heading=${2:-"## On-Premises walkthrough"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -24,14 +25,24 @@ bash -eu "$work/walkthrough.sh" >"$work/out" 2>&1 || { cat "$work/out"; exit 1; 
 expect() {
   grep -qF -- "$1" "$work/out" || { echo "walkthrough output lacks: $1"; cat "$work/out"; exit 1; }
 }
-if [ "$heading" = "## Walkthrough" ]; then
+case "$heading" in
+"## On-Premises walkthrough")
   expect '"code":1024,"title":"Password change required","details":"Password must be changed"'
   expect '{"meta":{"version":"v2.45.1","api_status":"stable"}}'
   expect '"two_step":{"enabled":true'
   expect '"users":[{"username":"alice"}]'
   expect '"details":"User doesn'"'"'t have permission"'
   expect '"details":"Missing or invalid authentication credentials"'
-fi
+  ;;
+"## Cloud walkthrough")
+  expect '{"success":true}'
+  expect '{"is_pin_enabled":true,"status":"CONNECTED","id":"106540352242922"}'
+  expect '"code":133005,"error_data":{"messaging_product":"whatsapp","details":"Two-step verification PIN incorrect."}'
+  expect '{"status":"DISCONNECTED","is_pin_enabled":true,"id":"106540352242922"}'
+  expect '"message":"An access token is required to request this resource.","type":"OAuthException","code":104'
+  expect '"two_step":{"enabled":true'
+  ;;
+esac
 
 # Every status the walkthrough prints is the one its comment documents, in order.
 documented=$(sed -n 's/^# → \([0-9][0-9][0-9]\).*/\1/p' "$work/walkthrough.sh" | tr '\n' ' ')

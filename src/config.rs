@@ -38,6 +38,8 @@ pub struct Settings {
     pub argon2: Argon2Settings,
     /// The emulated phone number (registration).
     pub account: AccountSettings,
+    /// The Cloud API flavor: the WABA, its first number, tokens, versions.
+    pub cloud: CloudSettings,
     /// The `/__sandbox` control plane.
     pub control: ControlSettings,
     /// Request logs.
@@ -288,7 +290,7 @@ pub struct AccountSettings {
     pub vname: String,
     /// The code `/v1/account/verify` accepts.
     pub verify_code: Secret,
-    /// Wrong registration PINs per hour before 429.
+    /// Wrong registration PINs per number per hour (both flavors) before 429 / 133008.
     pub max_pin_guesses: u32,
 }
 
@@ -303,6 +305,90 @@ impl Default for AccountSettings {
             max_pin_guesses: 10,
         }
     }
+}
+
+/// `[cloud]`: the Cloud (Graph) API flavor (docs/behaviour.md#cloud-api).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudSettings {
+    /// Serve the Graph paths (`/{version}/...`) beside `/v1`.
+    pub enabled: bool,
+    /// The WhatsApp Business Account ID.
+    pub waba_id: String,
+    /// The first number's phone-number ID: the number the On-Premises API acts on.
+    pub phone_number_id: String,
+    /// One static access token with both scopes; empty: none.
+    pub access_token: Secret,
+    /// The oldest Graph version served; older ones are auto-upgraded to it.
+    pub oldest_version: String,
+    /// The newest Graph version served; newer ones are unknown paths.
+    pub latest_version: String,
+    /// Register plus deregister calls per number in a moving 72 hours.
+    pub max_registrations: u32,
+}
+
+impl Default for CloudSettings {
+    fn default() -> Self {
+        CloudSettings {
+            enabled: true,
+            waba_id: "102290129340398".into(),
+            phone_number_id: "106540352242922".into(),
+            access_token: Secret::default(),
+            oldest_version: "v21.0".into(),
+            latest_version: "v26.0".into(),
+            max_registrations: 10,
+        }
+    }
+}
+
+/// A Graph API version, `v<major>.<minor>` (docs/cloud.md#errors-headers-and-versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GraphVersion {
+    /// The number before the dot.
+    pub major: u32,
+    /// The number after it.
+    pub minor: u32,
+}
+
+impl GraphVersion {
+    /// Parses `v22.0`; `None` for anything else (`v22`, `22.0`, `v22.0.1`, `v+1.0`).
+    pub fn parse(s: &str) -> Option<GraphVersion> {
+        let (major, minor) = s.strip_prefix('v')?.split_once('.')?;
+        let number = |t: &str| {
+            let ok = (1..=6).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+            ok.then(|| t.parse().ok()).flatten()
+        };
+        Some(GraphVersion {
+            major: number(major)?,
+            minor: number(minor)?,
+        })
+    }
+}
+
+impl std::fmt::Display for GraphVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}.{}", self.major, self.minor)
+    }
+}
+
+/// The shape of a Cloud access token a person may choose (`cloud.access_token`,
+/// a seed file's `[[cloud_tokens]]`): `EAA` and then 32 to 509 ASCII letters or
+/// digits, like the tokens Meta issues (docs/cloud.md#tokens-and-permissions).
+/// Minted tokens have this shape too.
+pub fn check_cloud_token(token: &str) -> Result<(), &'static str> {
+    let ok = token.starts_with("EAA")
+        && (35..=512).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err("must be EAA followed by 32 to 509 ASCII letters or digits")
+    }
+}
+
+/// A phone-number or WABA ID: 1 to 32 ASCII digits, as Graph object IDs are.
+pub fn is_graph_id(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `[control]`
@@ -707,6 +793,7 @@ impl Settings {
         if let Err(why) = crate::telemetry::check_filter(&self.log.level) {
             return bad("log.level", &why);
         }
+        self.check_cloud()?;
         if self.control.enabled
             && self.control.token.is_empty()
             && !self.server.listen.ip().is_loopback()
@@ -760,6 +847,41 @@ impl Settings {
              # < environment < flags). Secrets that are set show as \"{REDACTED}\": set them again\n\
              # (for example in the environment) when you start from this file.\n\n{body}"
         ))
+    }
+
+    /// The `[cloud]` rules.
+    fn check_cloud(&self) -> Result<(), (&'static str, String)> {
+        let bad = |key: &'static str, why: &str| Err((key, why.to_owned()));
+        let cloud = &self.cloud;
+        if !is_graph_id(&cloud.waba_id) {
+            return bad("cloud.waba_id", "must be 1 to 32 digits");
+        }
+        if !is_graph_id(&cloud.phone_number_id) {
+            return bad("cloud.phone_number_id", "must be 1 to 32 digits");
+        }
+        if cloud.phone_number_id == cloud.waba_id {
+            return bad("cloud.phone_number_id", "must differ from cloud.waba_id");
+        }
+        if !cloud.access_token.is_empty() {
+            if let Err(why) = check_cloud_token(cloud.access_token.expose()) {
+                return bad("cloud.access_token", why);
+            }
+        }
+        let version = |key: &'static str, v: &str| {
+            GraphVersion::parse(v).ok_or((key, "must be a Graph version such as v22.0".to_owned()))
+        };
+        let oldest = version("cloud.oldest_version", &cloud.oldest_version)?;
+        let latest = version("cloud.latest_version", &cloud.latest_version)?;
+        if oldest > latest {
+            return bad(
+                "cloud.oldest_version",
+                "must not be newer than cloud.latest_version",
+            );
+        }
+        if cloud.max_registrations == 0 {
+            return bad("cloud.max_registrations", "must be at least 1");
+        }
+        Ok(())
     }
 
     /// Hashing slots: `argon2.max_concurrent`, or the number of CPUs when 0.
@@ -1012,6 +1134,70 @@ mod tests {
             let e = url(bad).unwrap_err().0;
             assert!(e.contains("server.public_url"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_cloud_section_is_checked_and_its_token_never_echoed() {
+        let e = |pairs: &[(&str, &str)]| load_from(None, &env(pairs), &[]).unwrap_err().0;
+        let err = e(&[("WA_TWOSTEP_CLOUD__WABA_ID", "12a")]);
+        assert!(
+            err.contains("cloud.waba_id") && err.contains("digits"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__PHONE_NUMBER_ID", "102290129340398")]);
+        assert!(err.contains("must differ from cloud.waba_id"), "{err}");
+        let err = e(&[("WA_TWOSTEP_CLOUD__OLDEST_VERSION", "21.0")]);
+        assert!(
+            err.contains("cloud.oldest_version") && err.contains("v22.0"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__LATEST_VERSION", "v20.0")]);
+        assert!(
+            err.contains("must not be newer than cloud.latest_version"),
+            "{err}"
+        );
+        let err = e(&[("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "0")]);
+        assert!(err.contains("cloud.max_registrations"), "{err}");
+        let err = e(&[("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", "EAAshort-secret-ish")]);
+        assert!(
+            err.contains("cloud.access_token") && err.contains("EAA followed by"),
+            "{err}"
+        );
+        assert!(!err.contains("EAAshort-secret-ish"), "{err}");
+        let good = format!("EAA{}", "a1".repeat(20));
+        let s = load_from(
+            None,
+            &env(&[("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", &good)]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.cloud.access_token.expose(), good);
+        assert!(is_secret_key("cloud.access_token"));
+    }
+
+    #[test]
+    fn graph_versions_parse_and_compare_as_numbers() {
+        let v = |s| GraphVersion::parse(s);
+        assert_eq!(
+            v("v22.0"),
+            Some(GraphVersion {
+                major: 22,
+                minor: 0
+            })
+        );
+        assert!(v("v9.0") < v("v10.0"));
+        for bad in [
+            "v22",
+            "22.0",
+            "v22.0.1",
+            "v+1.0",
+            "v.0",
+            "V22.0",
+            "v1234567.0",
+        ] {
+            assert_eq!(v(bad), None, "{bad}");
+        }
+        assert_eq!(v("v21.3").unwrap().to_string(), "v21.3");
     }
 
     fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

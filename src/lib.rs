@@ -1,6 +1,8 @@
-//! wa-twostep: an HTTP server that emulates the WhatsApp Business API Client's
-//! two-step verification settings (`POST` / `DELETE /v1/settings/account/two-step`)
-//! with the login, users and health endpoints around them.
+//! wa-twostep: an HTTP server that emulates WhatsApp's two-step verification PIN in
+//! both flavors of the product on one port: the Cloud (Graph) API (set a number's
+//! PIN, register and deregister it, read it) and the WhatsApp Business API Client,
+//! the On-Premises API (`POST` / `DELETE /v1/settings/account/two-step` with the
+//! login, users, registration and health endpoints around it).
 //!
 //! # Layout
 //!
@@ -10,10 +12,12 @@
 //! 1. Entry points: `main.rs` (the binary), [`cli`] (its flags), [`startup`]
 //!    (wiring and the accept loop) and [`embed`] ([`Sandbox`], the server started
 //!    inside a Rust test process). They may use everything below.
-//! 2. [`api`], the HTTP edge: routes, extractors, the error code table
-//!    (`api::error`), the WhatsApp envelope, wire formats, and the control plane
-//!    `/__sandbox/...` (`api::control`, with its fault and journal registries).
-//!    It reaches the store only through `domain` (e.g. `domain::users::Role`).
+//! 2. [`api`], the HTTP edges: the On-Premises API (routes, extractors, its error
+//!    code table `api::error`, the WhatsApp envelope), the Cloud API (`api::cloud`:
+//!    its own routing, check order, Graph envelope and code table), and the
+//!    control plane `/__sandbox/...` (`api::control`, with its fault and journal
+//!    registries). It reaches the store only through `domain` (e.g.
+//!    `domain::users::Role`).
 //! 3. [`domain`], the product's rules and services: users and login, two-step,
 //!    phone registration, the control plane's state overview and reset
 //!    (`domain::control`), the seed (`domain::seed`), and the bounded argon2id pool.
@@ -37,7 +41,8 @@
 //! control-plane service is `domain::control::Control`; "faults" are only the
 //! control plane's injected HTTP faults (`api::control::faults`), while disk
 //! write failures in tests are `store::WriteStep` / `store::FailHook`;
-//! "users" is user records and login, "registration" the phone number's.
+//! "users" is user records and login, "registration" a phone number's; "tokens"
+//! alone are the On-Premises login tokens, "Cloud tokens" the Graph access tokens.
 
 pub mod api;
 pub mod cli;

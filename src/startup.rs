@@ -18,14 +18,18 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use crate::api::cloud::version::Window;
+use crate::api::cloud::CloudConfig;
 use crate::api::control::faults::Faults;
 use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
 use crate::api::public_url::PublicUrl;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
+use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
 use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::seed::{Seed, SeedError};
 use crate::domain::shared::SharedState;
@@ -147,7 +151,7 @@ impl App {
                     });
                 }
             }
-            let (file, loaded) = StateFile::open(path)?;
+            let (file, loaded) = StateFile::open(path, &seed.upgrade())?;
             (Some(file), loaded)
         };
         let max_connections = connection_cap(settings.server.max_connections);
@@ -182,7 +186,13 @@ impl App {
         let registration = Arc::new(Registration::new(
             store.clone(),
             two_step.clone(),
-            &settings.account,
+            hasher.clone(),
+            &settings,
+        ));
+        let numbers = Arc::new(Numbers::new(store.clone()));
+        let cloud_tokens = Arc::new(CloudTokens::new(
+            store.clone(),
+            &settings.cloud.access_token,
         ));
         // The journal is part of the control plane: without it, nothing to record.
         let journal = Arc::new(Journal::new(if settings.control.enabled {
@@ -191,14 +201,21 @@ impl App {
             0
         }));
         let faults = Arc::new(Faults::new());
-        let control = Control::new(store.clone(), users.clone(), registration.clone())
-            .on_reset(faults.clone())
-            .on_reset(journal.clone());
+        let control = Control::new(
+            store.clone(),
+            users.clone(),
+            registration.clone(),
+            cloud_tokens.clone(),
+        )
+        .on_reset(faults.clone())
+        .on_reset(journal.clone());
         let state = AppState {
             users,
             two_step,
             control: Arc::new(control),
             registration,
+            numbers,
+            cloud_tokens,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,
@@ -214,6 +231,11 @@ impl App {
                 control_enabled: settings.control.enabled,
                 loopback_only: settings.server.listen.ip().is_loopback(),
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+                cloud: CloudConfig {
+                    enabled: settings.cloud.enabled,
+                    waba_id: settings.cloud.waba_id.clone(),
+                    window: Window::of(&settings.cloud),
+                },
             }),
             journal,
             faults,

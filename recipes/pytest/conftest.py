@@ -3,11 +3,15 @@
 Copy this file next to your tests. It needs pytest and the Python standard library
 only.
 
-- ``wa_twostep_url`` (session): starts the binary once on 127.0.0.1, port 0 (a free
-  port), memory only, reads its ready line ``listening on http://HOST:PORT``, yields
-  the base URL, and stops it with SIGTERM at the end of the session.
+- ``wa_twostep_server`` (session): starts the binary once on 127.0.0.1, port 0 (a
+  free port), memory only, with a static Cloud access token
+  (``cloud.access_token``, made up unless ``WA_TWOSTEP_CLOUD__ACCESS_TOKEN`` is set),
+  reads its ready line ``listening on http://HOST:PORT``, yields a ``Server`` (base
+  URL, Cloud token, the first number's ID, the WABA ID), and stops it with SIGTERM at
+  the end of the session. ``wa_twostep_url`` is its base URL.
 - ``wa`` (per test): resets the server to its seed state (``POST /__sandbox/reset``)
-  before the test and returns a small ``Client`` for it.
+  before the test and returns a small ``Client`` for it, with ``cloud_token``,
+  ``phone_number_id`` and ``waba_id``. The static Cloud token outlives every reset.
 
 Environment:
 - ``WA_SANDBOX_BIN``: path to the ``wa-twostep`` binary (default: ``wa-twostep`` on PATH).
@@ -17,8 +21,10 @@ Environment:
 """
 
 import base64
+import collections
 import json
 import os
+import secrets
 import selectors
 import subprocess
 import time
@@ -29,13 +35,19 @@ import pytest
 
 READY_TIMEOUT_SECS = 30
 STOP_TIMEOUT_SECS = 15
+GRAPH_VERSION = "v22.0"  # any version from cloud.oldest_version to cloud.latest_version
+
+Server = collections.namedtuple("Server", "url cloud_token phone_number_id waba_id")
 
 
 class Client:
     """A minimal JSON client for one wa-twostep server (urllib only)."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, cloud_token=None, phone_number_id=None, waba_id=None):
         self.base_url = base_url
+        self.cloud_token = cloud_token
+        self.phone_number_id = phone_number_id
+        self.waba_id = waba_id
 
     def request(self, method, path, body=None, token=None, basic=None):
         """Sends a request; returns ``(status, parsed JSON body or None)``. Never raises on 4xx/5xx."""
@@ -57,6 +69,11 @@ class Client:
         except urllib.error.HTTPError as err:
             status, raw = err.code, err.read()
         return status, (json.loads(raw) if raw else None)
+
+    def graph(self, method, path, body=None, token=None):
+        """A Cloud API request to ``/v22.0/<path>`` with the Cloud token (or ``token``)."""
+        token = token if token is not None else self.cloud_token
+        return self.request(method, f"/{GRAPH_VERSION}/{path}", body=body, token=token)
 
     def login(self, user, password, new_password=None):
         """``POST /v1/users/login``; returns ``(status, body)``."""
@@ -105,13 +122,15 @@ def _read_ready_line(proc, timeout):
 
 
 @pytest.fixture(scope="session")
-def wa_twostep_url(tmp_path_factory):
+def wa_twostep_server(tmp_path_factory):
     binary = os.environ.get("WA_SANDBOX_BIN", "wa-twostep")
     env = dict(os.environ)
     env.pop("WA_SANDBOX_BIN", None)
     # Cheap argon2 unless the caller chose otherwise: a mock guards no real secret.
     env.setdefault("WA_TWOSTEP_ARGON2__MEMORY_KIB", "64")
     env.setdefault("WA_TWOSTEP_ARGON2__ITERATIONS", "1")
+    # A static Cloud token (EAA + 64 hex digits, 256 random bits) outlives resets.
+    env.setdefault("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", "EAA" + secrets.token_hex(32))
     log_path = tmp_path_factory.mktemp("wa-twostep") / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -126,7 +145,10 @@ def wa_twostep_url(tmp_path_factory):
         prefix = "listening on "
         if line is None or not line.startswith(prefix):
             pytest.fail(f"wa-twostep did not start (ready line {line!r}); log:\n{log_path.read_text()}")
-        yield line[len(prefix):]
+        url = line[len(prefix):]
+        first_number = Client(url).state()["numbers"][0]["id"]
+        waba_id = env.get("WA_TWOSTEP_CLOUD__WABA_ID", "102290129340398")
+        yield Server(url, env["WA_TWOSTEP_CLOUD__ACCESS_TOKEN"], first_number, waba_id)
     finally:
         proc.terminate()
         try:
@@ -138,9 +160,16 @@ def wa_twostep_url(tmp_path_factory):
     assert code == 0, f"wa-twostep exited with {code} on SIGTERM; log:\n{log_path.read_text()}"
 
 
+@pytest.fixture(scope="session")
+def wa_twostep_url(wa_twostep_server):
+    """The server's base URL, ``http://127.0.0.1:PORT``."""
+    return wa_twostep_server.url
+
+
 @pytest.fixture
-def wa(wa_twostep_url):
+def wa(wa_twostep_server):
     """A client for a server freshly reset to its seed state."""
-    client = Client(wa_twostep_url)
+    server = wa_twostep_server
+    client = Client(server.url, server.cloud_token, server.phone_number_id, server.waba_id)
     client.reset()
     return client

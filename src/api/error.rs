@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::envelope::Render;
 use crate::domain::pin::PinError;
 use crate::domain::registration::RegistrationError;
+use crate::domain::two_step::TwoStepError;
 use crate::domain::users::UserError;
 use crate::domain::Unavailable;
 
@@ -276,10 +277,29 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::PinMismatch | RegistrationError::BadCode => {
                 ApiError::invalid(e.to_string())
             }
-            RegistrationError::TooManyGuesses => {
+            RegistrationError::TooManyGuesses { .. } => {
                 ApiError::new(Code::TooManyRequests, e.to_string())
             }
             RegistrationError::Unavailable(u) => u.into(),
+            // The On-Premises API acts on the first number only, which always exists
+            // and has no register/deregister budget.
+            RegistrationError::UnknownNumber | RegistrationError::TooManyRegistrations => {
+                tracing::error!(error = %e, "unexpected registration error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<TwoStepError> for ApiError {
+    fn from(e: TwoStepError) -> Self {
+        match e {
+            TwoStepError::Unavailable(u) => u.into(),
+            // The first number always exists.
+            TwoStepError::UnknownNumber => {
+                tracing::error!("the first number is missing");
+                ApiError::internal()
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::cloud;
 use super::control::faults::Faults;
 use super::control::journal::{is_journaled, Entry, Journal};
 use super::envelope::{Render, Wire};
@@ -59,6 +60,9 @@ pub struct Edge {
     pub timeout: Duration,
     /// Catching up with other servers sharing the state (skipped for a file).
     pub shared: SharedState,
+    /// The Graph version window, when the Cloud flavor is on: errors the layers
+    /// make for a Graph path get the Graph envelope.
+    pub cloud: Option<cloud::version::Window>,
 }
 
 /// Paths that read or change the shared state, and so must first see every
@@ -91,13 +95,22 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
     let fault = edge.faults.take(method.as_str(), req.uri().path());
     let shared =
         (edge.shared.is_shared() && needs_state(req.uri().path())).then(|| edge.shared.clone());
+    // A Graph path answers in the Graph envelope, whoever makes the answer.
+    let graph = edge
+        .cloud
+        .filter(|_| cloud::is_graph_path(req.uri().path()))
+        .map(|window| (window, req.uri().path().to_owned()));
+    let fault_graph = graph.clone();
     let serve = async move {
         if let Some(action) = fault {
             if !action.delay.is_zero() {
                 tokio::time::sleep(action.delay).await;
             }
             if let Some(error) = action.error {
-                return error.into_response();
+                return match fault_graph {
+                    Some((window, path)) => cloud::injected(window, &path, error),
+                    None => error.on_premises().into_response(),
+                };
             }
         }
         // One head check per request, only when the state is shared: a change any
@@ -115,6 +128,9 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
         Some(resp) => resp,
         None => ApiError::timed_out().into_response(),
     };
+    if let Some((window, path)) = &graph {
+        cloud::translate(*window, path, &mut resp);
+    }
     render(&edge.wire, &mut resp);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
@@ -131,7 +147,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Re
             latency_ms: latency.as_micros() as f64 / 1000.0,
         });
     }
-    let route = resp.extensions().get::<RouteTag>().map(|r| r.0.clone());
+    let route = resp.extensions().get::<RouteTag>().cloned();
     let route = route.as_ref().map_or("-", |r| r.as_str());
     edge.metrics.record(route, status, latency);
     tracing::info!(

@@ -4,6 +4,9 @@
 //!
 //! - The emulated `/v1` API, one file per resource: [`login`], [`users`],
 //!   [`two_step`], [`registration`], [`health`].
+//! - The Cloud (Graph) API, `/{version}/...`: [`cloud`], its own edge with its
+//!   own envelope, routing and check order, reached through the route table's
+//!   fallback.
 //! - The sandbox's own surface: [`control`] (`/__sandbox/...`), [`metrics`]
 //!   (`/metrics`), [`openapi`].
 //! - Shared edge pieces: [`error`] (the code table and `ApiError`), [`envelope`]
@@ -13,6 +16,7 @@
 //!   the wire), [`middleware`] and [`route_tag`] (the layers).
 
 pub mod auth;
+pub mod cloud;
 pub mod control;
 pub mod envelope;
 pub mod error;
@@ -38,7 +42,9 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
+use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::shared::SharedState;
 use crate::domain::two_step::TwoStep;
@@ -74,6 +80,8 @@ pub struct EdgeConfig {
     pub loopback_only: bool,
     /// `server.request_timeout_secs`.
     pub request_timeout: Duration,
+    /// The `[cloud]` settings the Cloud edge needs.
+    pub cloud: cloud::CloudConfig,
 }
 
 /// Handles shared by every handler; cheap to clone.
@@ -87,6 +95,10 @@ pub struct AppState {
     pub control: Arc<Control>,
     /// Phone registration.
     pub registration: Arc<Registration>,
+    /// The WABA's phone numbers.
+    pub numbers: Arc<Numbers>,
+    /// Cloud API access tokens.
+    pub cloud_tokens: Arc<CloudTokens>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).
@@ -99,10 +111,6 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// Catching up with other servers that share the state (a database backend).
     pub shared: SharedState,
-}
-
-async fn not_found() -> ApiError {
-    ApiError::path_not_found()
 }
 
 /// `/metrics` on a non-loopback address without a `control.token`: traffic figures
@@ -151,6 +159,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                     .post(ctl::create_fault)
                     .delete(ctl::clear_faults),
             )
+            .route("/__sandbox/cloud/tokens", post(control::cloud_tokens::mint))
             .route("/__sandbox/openapi.json", get(openapi::document));
     }
     let edge = Arc::new(middleware::Edge {
@@ -160,10 +169,11 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         metrics: state.metrics.clone(),
         timeout: state.edge.request_timeout,
         shared: state.shared.clone(),
+        cloud: state.edge.cloud.enabled.then_some(state.edge.cloud.window),
     });
     routes
         .route_layer(route_tag::TagRouteLayer)
-        .fallback(not_found)
+        .fallback(cloud::fallback)
         .with_state(state)
         .layer(
             // Outermost first: the edge layer sees everything, including rendered

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document of everything the server serves (the emulated `/v1`
-//! API and the `/__sandbox` control plane), checked in at `openapi.json` and
-//! embedded in the binary. A test keeps it in step with the route table. It is
-//! served as checked in but for its `servers` URL, which names this server's
+//! API, the Cloud API and the `/__sandbox` control plane), checked in at
+//! `openapi.json` and embedded in the binary. A test keeps it in step with the
+//! route table and the Cloud edge's own table (`api::cloud::Endpoint::ALL`). It
+//! is served as checked in but for its `servers` URL, which names this server's
 //! public base (docs/behaviour.md#public-url), so a tool reading it from behind a
 //! proxy sends its requests through the proxy.
 
@@ -144,7 +145,10 @@ mod tests {
 
     #[test]
     fn every_route_the_router_serves_is_in_the_openapi_document() {
-        let served = routes_in_source();
+        let mut served = routes_in_source();
+        for endpoint in crate::api::cloud::Endpoint::ALL {
+            served.insert((endpoint.method().to_owned(), endpoint.route().to_owned()));
+        }
         assert!(
             served.len() >= 10,
             "route parsing found too little: {served:?}"

@@ -1,4 +1,5 @@
 //! `POST` / `DELETE /v1/settings/account/two-step` (docs/behaviour.md#two-step-verification), admin only.
+//! They act on the first number, the one the On-Premises API emulates.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,12 +19,15 @@ pub async fn enable(
 ) -> Result<Empty, ApiError> {
     let value = params.get("pin").ok_or_else(|| ApiError::missing("pin"))?;
     let pin = Pin::from_json(value)?;
-    state.two_step.enable(pin).await?;
+    state
+        .two_step
+        .enable(&state.numbers.first_id(), pin)
+        .await?;
     Ok(Empty(StatusCode::OK))
 }
 
 /// Disables two-step verification. The body, if any, is ignored (docs/behaviour.md#parameters).
 pub async fn disable(State(state): State<AppState>, _admin: Admin) -> Result<Empty, ApiError> {
-    state.two_step.disable().await?;
+    state.two_step.disable(&state.numbers.first_id()).await?;
     Ok(Empty(StatusCode::OK))
 }

@@ -1,15 +1,19 @@
 //! Counting limits: the failed-login limit (docs/behaviour.md#failed-login-limit,
-//! keyed by client address) and the registration PIN-guess budget (one key for
-//! the number). [`Budget`] is what the services use: in memory ([`Limiter`]) with
+//! keyed by client address), the PIN-guess budget per phone number
+//! (docs/behaviour.md#registration) and the Cloud API's register/deregister budget
+//! ([`SlidingLimit`], a moving window: docs/cloud.md#registration). [`Budget`] is
+//! what the services use for the fixed-window ones: in memory ([`Limiter`]) with
 //! the file backend, in the database when several servers share the state, so
 //! every server counts into the same budget (docs/behaviour.md#several-replicas).
 //! Memory is bounded either way.
 //!
-//! Each address gets a fixed window that opens at its first counted event and lasts
-//! `window`; once `max` events fall in the window, the address is blocked until it
-//! closes. This mirrors the real server's per-IP counter of wrong logins per hour
-//! (docs/on-premises.md#login-and-tokens, `RL_MAX_WRONG_LOGINS` = 30 per 3600 s).
+//! Each key of a [`Limiter`] gets a fixed window that opens at its first counted
+//! event and lasts `window`; once `max` events fall in the window, the key is
+//! blocked until it closes. This mirrors the real server's per-IP counter of wrong
+//! logins per hour (docs/on-premises.md#login-and-tokens, `RL_MAX_WRONG_LOGINS` =
+//! 30 per 3600 s).
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Display;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -36,8 +40,9 @@ pub struct Limiter<K: Hash + Eq = IpAddr> {
     entries: Mutex<LruCache<K, (Instant, u32)>>,
 }
 
-impl<K: Hash + Eq> Limiter<K> {
-    /// A limiter allowing `max` events per `window` per address.
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// A limiter allowing `max` events per `window` per key, remembering at most
+    /// `capacity` keys.
     pub fn new(max: u32, window: Duration, capacity: usize) -> Limiter<K> {
         Limiter {
             max,
@@ -52,9 +57,26 @@ impl<K: Hash + Eq> Limiter<K> {
     /// counts as use: a blocked address that keeps trying stays remembered (and
     /// blocked) while addresses that went quiet are forgotten first.
     pub fn is_blocked(&self, addr: K) -> bool {
+        self.retry_after(&addr).is_some()
+    }
+
+    /// How long `key` stays blocked; `None` when it is not blocked.
+    pub fn retry_after(&self, key: &K) -> Option<Duration> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(entries.get(&addr), Some((start, n)) if now.duration_since(*start) < self.window && *n >= self.max)
+        let (start, n) = entries.get(key)?;
+        let elapsed = now.duration_since(*start);
+        (elapsed < self.window && *n >= self.max).then(|| self.window - elapsed)
+    }
+
+    /// Events counted for `key` in its current window (0 once it has closed).
+    pub fn used(&self, key: &K) -> u32 {
+        let now = Instant::now();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.peek(key) {
+            Some((start, n)) if now.duration_since(*start) < self.window => *n,
+            _ => 0,
+        }
     }
 
     /// Counts one event for `addr`.
@@ -135,12 +157,35 @@ impl<K: Hash + Eq + Clone + Display> Budget<K> {
 
     /// True when `key` has used up its budget in the current window.
     pub async fn is_blocked(&self, key: &K) -> Result<bool, Unavailable> {
+        Ok(self.retry_after(key).await?.is_some())
+    }
+
+    /// How long `key` stays blocked; `None` when it is not blocked. Asking counts
+    /// as use of an in-memory key (see [`Limiter::is_blocked`]).
+    pub async fn retry_after(&self, key: &K) -> Result<Option<Duration>, Unavailable> {
         match &self.home {
-            Home::Local(l) => Ok(l.is_blocked(key.clone())),
-            Home::Shared { counters, scope } => counters
-                .is_blocked(scope, &key.to_string(), self.max, self.window)
+            Home::Local(l) => Ok(l.retry_after(key)),
+            Home::Shared { counters, scope } => {
+                let status = counters
+                    .status(scope, &key.to_string(), self.window)
+                    .await
+                    .map_err(Unavailable::StateUnreachable)?;
+                Ok(status.and_then(|(n, elapsed)| {
+                    (n >= self.max).then(|| self.window.saturating_sub(elapsed))
+                }))
+            }
+        }
+    }
+
+    /// Events counted for `key` in its current window (0 once it has closed).
+    pub async fn used(&self, key: &K) -> Result<u32, Unavailable> {
+        match &self.home {
+            Home::Local(l) => Ok(l.used(key)),
+            Home::Shared { counters, scope } => Ok(counters
+                .status(scope, &key.to_string(), self.window)
                 .await
-                .map_err(Unavailable::StateUnreachable),
+                .map_err(Unavailable::StateUnreachable)?
+                .map_or(0, |(n, _)| n)),
         }
     }
 
@@ -181,16 +226,90 @@ impl<K: Hash + Eq + Clone + Display> Budget<K> {
     }
 }
 
+/// Events per key in a moving window: at most `max` in any `window`, as the
+/// Cloud API's register/deregister budget counts them (docs/cloud.md#registration).
+/// Keys are phone-number IDs, a small set the state holds, so memory is bounded by
+/// `max` instants per number.
+#[derive(Debug)]
+pub struct SlidingLimit {
+    /// Events allowed per window.
+    max: u32,
+    /// Window length.
+    window: Duration,
+    /// The instants of each key's events in the window, oldest first. A `std`
+    /// mutex: held for one map operation only, never across an `.await`.
+    events: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SlidingLimit {
+    /// A budget of `max` events in any `window`.
+    pub fn new(max: u32, window: Duration) -> SlidingLimit {
+        SlidingLimit {
+            max,
+            window,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Counts one event for `key` unless its budget is used up; false when it is.
+    pub fn try_take(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let times = events.entry(key.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.max as usize {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
+
+    /// Takes back the last event of `key` (the call it counted did not happen).
+    pub fn give_back(&self, key: &str) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = events.get_mut(key) {
+            times.pop_back();
+        }
+    }
+
+    /// Events of `key` in the window now.
+    pub fn used(&self, key: &str) -> u32 {
+        let now = Instant::now();
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.get(key).map_or(0, |times| {
+            let live = times
+                .iter()
+                .filter(|t| now.duration_since(**t) < self.window);
+            live.count() as u32
+        })
+    }
+
+    /// Forgets every event.
+    pub fn clear(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn a_budget_without_a_database_counts_in_memory() {
-        let store = Store::new(
-            None,
-            crate::store::State::seed(crate::secret::Secret::new("h"), false, true),
-        );
+        let store = Store::new(None, crate::store::state::test_state(false));
         let b: Budget<&'static str> = Budget::new(&store, "test", 2, Duration::from_secs(60), 4);
         assert!(!b.is_blocked(&"k").await.unwrap());
         b.record(&"k").await.unwrap();
@@ -243,5 +362,34 @@ mod tests {
             assert!(l.is_blocked(ip(0)), "forgotten after {n} other addresses");
             l.record(ip(n));
         }
+    }
+
+    #[test]
+    fn a_sliding_budget_refuses_past_max_and_frees_up_as_events_age() {
+        let l = SlidingLimit::new(2, Duration::from_millis(30));
+        assert!(l.try_take("a"));
+        assert!(l.try_take("a"));
+        assert!(!l.try_take("a"), "third in the window");
+        assert!(l.try_take("b"), "another key has its own budget");
+        assert_eq!(l.used("a"), 2);
+        l.give_back("a");
+        assert_eq!(l.used("a"), 1);
+        assert!(l.try_take("a"), "a given-back event frees its place");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(l.used("a"), 0);
+        assert!(l.try_take("a"));
+        l.clear();
+        assert_eq!(l.used("a"), 0);
+    }
+
+    #[test]
+    fn retry_after_counts_down_the_window_and_used_reads_the_count() {
+        let l: Limiter<String> = Limiter::new(2, Duration::from_secs(3600), 10);
+        l.record("n".into());
+        assert_eq!(l.used(&"n".to_string()), 1);
+        assert!(l.retry_after(&"n".to_string()).is_none());
+        l.record("n".into());
+        let left = l.retry_after(&"n".to_string()).unwrap();
+        assert!(left <= Duration::from_secs(3600) && left > Duration::from_secs(3590));
     }
 }

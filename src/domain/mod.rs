@@ -1,16 +1,22 @@
 //! Rules and services: what the emulated product does, independent of HTTP.
 //! Services talk to the store and the hasher; they never see a request.
 //!
-//! Services: [`users`] (user records, login, tokens), [`two_step`],
-//! [`registration`] (phone registration and its PIN guard) and [`control`] (the
-//! sandbox's state overview and reset). Rules: [`password`], [`pin`]. Supporting
-//! pieces: [`seed`] (the state a fresh or reset server starts from), [`hasher`]
-//! (the bounded argon2id pool), [`limiter`] (counters and budgets, per server or
-//! shared) and [`shared`] (catching up with other servers sharing the state).
+//! Services: [`users`] (user records, login, On-Premises tokens), [`numbers`]
+//! (the WABA's phone numbers), [`two_step`] (a number's PIN), [`registration`]
+//! (register and deregister, the PIN guard and its budgets), [`cloud_tokens`]
+//! (Cloud API access tokens) and [`control`] (the sandbox's state overview and
+//! reset). Rules: [`password`], [`pin`], `numbers::PhoneNumberId`,
+//! `cloud_tokens::CloudToken`. Supporting pieces: [`seed`] (the state a fresh or
+//! reset server starts from), [`hasher`] (the bounded argon2id pool), [`limiter`]
+//! (counters and budgets, per server or shared) and [`shared`] (catching up with
+//! other servers sharing the state). No service knows which API flavor asked:
+//! each edge names the number it means.
 
+pub mod cloud_tokens;
 pub mod control;
 pub mod hasher;
 pub mod limiter;
+pub mod numbers;
 pub mod password;
 pub mod pin;
 pub mod registration;

@@ -1,18 +1,30 @@
-//! Registration (docs/behaviour.md#registration): the guard that the two-step PIN exists for. Re-registering
-//! while two-step is on needs the right PIN, and wrong guesses are limited.
+//! Registration (docs/behaviour.md#registration): the guard that the two-step PIN
+//! exists for. Re-registering a number while two-step is on needs its PIN, and
+//! wrong guesses are limited per number, with one budget whichever flavor asks
+//! (`account.max_pin_guesses` per hour). Registering with a PIN while two-step is
+//! off makes that PIN the number's (docs/cloud.md#registration); register and
+//! deregister share a moving 72-hour budget per number (`cloud.max_registrations`).
+//! Both budgets live in memory and are cleared by a reset.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::limiter::Budget;
+use super::hasher::Hasher;
+use super::limiter::{self, SlidingLimit};
+use super::numbers::PhoneNumberId;
 use super::pin::{Pin, PinError};
-use super::two_step::TwoStep;
+use super::two_step::{enabled_with, TwoStep};
 use super::{flatten, Unavailable};
-use crate::config::AccountSettings;
-use crate::store::state::AccountRecord;
+use crate::config::Settings;
+use crate::secret::Secret;
 use crate::store::{Op, Store};
+
+/// The register/deregister window (docs/cloud.md#registration).
+const REGISTRATION_WINDOW: Duration = Duration::from_secs(72 * 3600);
+/// The wrong-PIN window.
+const GUESS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Why a registration request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -23,12 +35,21 @@ pub enum RegistrationError {
     /// The PIN is not a PIN at all (400 / 1009).
     #[error(transparent)]
     PinFormat(#[from] PinError),
-    /// The PIN is not the two-step PIN (400 / 1009).
+    /// The PIN is not the two-step PIN (400 / 1009; Cloud 133005).
     #[error("Two-step verification PIN mismatch")]
     PinMismatch,
-    /// Too many wrong PINs this hour (429 / 1015).
+    /// Too many wrong PINs for this number this hour (429 / 1015; Cloud 133008).
     #[error("Too many two-step verification PIN guesses")]
-    TooManyGuesses,
+    TooManyGuesses {
+        /// Until the budget opens again.
+        retry_after: Duration,
+    },
+    /// Too many register and deregister calls for this number (Cloud 133016).
+    #[error("too many register and deregister calls")]
+    TooManyRegistrations,
+    /// The state holds no number with that ID.
+    #[error("no such phone number")]
+    UnknownNumber,
     /// The verification code is wrong (400 / 1009).
     #[error("Verification code is not valid")]
     BadCode,
@@ -37,13 +58,22 @@ pub enum RegistrationError {
     Unavailable(#[from] Unavailable),
 }
 
-/// What a registration request did.
+/// What an On-Premises registration request did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Registered {
     /// The number asked for is the registered one (201).
     Already,
     /// A code was "sent" (202) for the verified name.
     CodeSent,
+}
+
+/// One budget as the control plane shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Used in the current window.
+    pub used: u32,
+    /// Allowed per window.
+    pub limit: u32,
 }
 
 /// The registration service.
@@ -53,85 +83,265 @@ pub struct Registration {
     store: Arc<Store>,
     /// The PIN check.
     two_step: Arc<TwoStep>,
-    /// Wrong PIN guesses: one budget for the number, as the guard protects the
-    /// number (shared by every server with a database).
-    guesses: Budget<&'static str>,
-    /// `[account]` settings.
-    settings: AccountSettings,
+    /// For a PIN that becomes the number's at registration.
+    hasher: Arc<Hasher>,
+    /// Wrong PIN guesses per number: the guard protects the number, not a client
+    /// (shared by every server when the state is in a database).
+    guesses: limiter::Budget<String>,
+    /// `account.max_pin_guesses`.
+    max_guesses: u32,
+    /// Register and deregister calls per number.
+    registrations: SlidingLimit,
+    /// `account.cc` and `account.phone_number`: the On-Premises number's digits.
+    cc: String,
+    /// See `cc`.
+    phone_number: String,
+    /// `account.vname`.
+    vname: String,
+    /// `account.verify_code`.
+    verify_code: Secret,
 }
 
-/// The one key of the guess budget: the emulated number has a single budget.
-const NUMBER: &str = "number";
-
 impl Registration {
-    /// Builds the service.
-    pub fn new(store: Arc<Store>, two_step: Arc<TwoStep>, settings: &AccountSettings) -> Self {
+    /// Builds the service from the `[account]` and `[cloud]` settings.
+    pub fn new(
+        store: Arc<Store>,
+        two_step: Arc<TwoStep>,
+        hasher: Arc<Hasher>,
+        settings: &Settings,
+    ) -> Self {
+        let account = &settings.account;
+        // Keys are numbers the state holds: a handful, so a small bound suffices.
+        let guesses = limiter::Budget::new(
+            &store,
+            "pin_guesses",
+            account.max_pin_guesses,
+            GUESS_WINDOW,
+            1024,
+        );
         Registration {
-            guesses: Budget::new(
-                &store,
-                "pin_guesses",
-                settings.max_pin_guesses,
-                Duration::from_secs(3600),
-                1,
-            ),
             store,
             two_step,
-            settings: settings.clone(),
+            hasher,
+            guesses,
+            max_guesses: account.max_pin_guesses,
+            registrations: SlidingLimit::new(settings.cloud.max_registrations, REGISTRATION_WINDOW),
+            cc: account.cc.clone(),
+            phone_number: account.phone_number.clone(),
+            vname: account.vname.clone(),
+            verify_code: account.verify_code.clone(),
         }
     }
 
-    /// The verified name a registration reports.
+    /// The verified name an On-Premises registration reports.
     pub fn vname(&self) -> &str {
-        &self.settings.vname
+        &self.vname
     }
 
-    /// Whether the emulated number is registered.
+    /// Whether the first (On-Premises) number is registered.
     pub fn is_registered(&self) -> bool {
-        self.store.read(|s| s.account.registered)
+        self.store.read(|s| s.first_number().registered)
     }
 
-    /// Forgets wrong-guess counts (control-plane reset).
-    pub async fn clear_guesses(&self) -> Result<(), Unavailable> {
+    /// Forgets wrong-guess and registration counts (control-plane reset).
+    pub async fn clear_budgets(&self) -> Result<(), Unavailable> {
+        self.registrations.clear();
         self.guesses.clear().await
     }
 
-    /// `POST /v1/account` after its fields were validated: checks the PIN guard.
+    /// The wrong-PIN budget of `number` now.
+    pub async fn guess_budget(&self, number: &str) -> Result<Budget, Unavailable> {
+        let used = self.guesses.used(&number.to_owned()).await?;
+        Ok(Budget {
+            used: used.min(self.max_guesses),
+            limit: self.max_guesses,
+        })
+    }
+
+    /// The register/deregister budget of `number` now.
+    pub fn registration_budget(&self, number: &str) -> Budget {
+        Budget {
+            used: self.registrations.used(number),
+            limit: self.registrations.max(),
+        }
+    }
+
+    /// The PIN guard: refused while the number's guesses are used up; a wrong PIN
+    /// counts one guess.
+    async fn check_pin(&self, number: &PhoneNumberId, pin: &Pin) -> Result<(), RegistrationError> {
+        let key = number.as_str().to_owned();
+        if let Some(retry_after) = self.guesses.retry_after(&key).await? {
+            return Err(RegistrationError::TooManyGuesses { retry_after });
+        }
+        if !self.two_step.verify(number, pin).await? {
+            self.guesses.record(&key).await?;
+            return Err(RegistrationError::PinMismatch);
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/account` after its fields were validated: checks the PIN guard of
+    /// the first number.
     pub async fn register(
         &self,
         cc: &str,
         phone_number: &str,
         pin: Option<&Value>,
     ) -> Result<Registered, RegistrationError> {
-        if self.two_step.is_enabled() {
+        let first = PhoneNumberId::parse(&self.store.read(|s| s.first_number().id.clone()))
+            .map_err(|_| RegistrationError::UnknownNumber)?;
+        if self.two_step.is_enabled(&first) == Some(true) {
             let pin = Pin::from_json(pin.ok_or(RegistrationError::PinMissing)?)?;
-            if self.guesses.is_blocked(&NUMBER).await? {
-                return Err(RegistrationError::TooManyGuesses);
-            }
-            if !self.two_step.verify(&pin).await? {
-                self.guesses.record(&NUMBER).await?;
-                return Err(RegistrationError::PinMismatch);
-            }
+            self.check_pin(&first, &pin).await?;
         }
-        if self.is_registered()
-            && cc == self.settings.cc
-            && phone_number == self.settings.phone_number
-        {
+        if self.is_registered() && cc == self.cc && phone_number == self.phone_number {
             Ok(Registered::Already)
         } else {
             Ok(Registered::CodeSent)
         }
     }
 
-    /// `POST /v1/account/verify`: the right code registers the number, durably.
+    /// `POST /v1/account/verify`: the right code registers the first number, durably.
     pub async fn verify(&self, code: &str) -> Result<(), RegistrationError> {
-        if !self.settings.verify_code.ct_eq(code) {
+        if !self.verify_code.ct_eq(code) {
             return Err(RegistrationError::BadCode);
         }
         self.store
             .commit(|tx| {
-                if !tx.state().account.registered {
-                    let account = AccountRecord { registered: true };
-                    tx.push(Op::SetAccount { account });
+                let first = tx.state().first_number();
+                if !first.registered {
+                    let number = first.id.clone();
+                    tx.push(Op::SetNumberRegistered {
+                        number,
+                        registered: true,
+                    });
+                }
+                Ok(())
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// Takes one register/deregister call from `number`'s budget.
+    fn take_registration(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
+        if self.registrations.try_take(number.as_str()) {
+            Ok(())
+        } else {
+            Err(RegistrationError::TooManyRegistrations)
+        }
+    }
+
+    /// Registers `number` with `pin` (docs/cloud.md#registration): with two-step on
+    /// the PIN must be the number's; with it off the PIN becomes the number's PIN
+    /// (two-step enabled). The call counts against the register/deregister budget
+    /// once the guess budget lets it through, unless it fails for want of the server
+    /// (503, 500: it did not happen); durable before it returns.
+    pub async fn register_with_pin(
+        &self,
+        number: &PhoneNumberId,
+        pin: Pin,
+    ) -> Result<(), RegistrationError> {
+        let enabled = self
+            .two_step
+            .is_enabled(number)
+            .ok_or(RegistrationError::UnknownNumber)?;
+        let key = number.as_str().to_owned();
+        if let Some(retry_after) = self.guesses.retry_after(&key).await? {
+            return Err(RegistrationError::TooManyGuesses { retry_after });
+        }
+        self.take_registration(number)?;
+        let result = self.registered_with(number, pin, enabled).await;
+        self.refund_if_unavailable(number, &result);
+        result
+    }
+
+    /// `register_with_pin` once its call is counted.
+    async fn registered_with(
+        &self,
+        number: &PhoneNumberId,
+        pin: Pin,
+        enabled: bool,
+    ) -> Result<(), RegistrationError> {
+        let new_pin = if enabled {
+            self.check_pin(number, &pin).await?;
+            None
+        } else {
+            Some(
+                self.hasher
+                    .hash(Secret::new(pin.expose()))
+                    .await
+                    .map_err(Unavailable::from)?,
+            )
+        };
+        let id = number.as_str().to_owned();
+        self.store
+            .commit(move |tx| {
+                let current = tx
+                    .state()
+                    .number(&id)
+                    .ok_or(RegistrationError::UnknownNumber)?;
+                let registered = current.registered;
+                // The PIN was checked, or two-step was off, when the request began. A
+                // PIN set by another request in between is ordered before this
+                // change: the PIN given here, committed later, replaces it.
+                if let Some(hash) = new_pin {
+                    let two_step = enabled_with(hash);
+                    tx.push(Op::SetNumberTwoStep {
+                        number: id.clone(),
+                        two_step,
+                    });
+                }
+                if !registered {
+                    tx.push(Op::SetNumberRegistered {
+                        number: id,
+                        registered: true,
+                    });
+                }
+                Ok(())
+            })
+            .await
+            .map_err(flatten)
+    }
+
+    /// A call that failed for want of the server did not happen: it gives its
+    /// place in the register/deregister budget back.
+    fn refund_if_unavailable(
+        &self,
+        number: &PhoneNumberId,
+        result: &Result<(), RegistrationError>,
+    ) {
+        if matches!(result, Err(RegistrationError::Unavailable(_))) {
+            self.registrations.give_back(number.as_str());
+        }
+    }
+
+    /// Deregisters `number` (docs/cloud.md#registration): it is kept with its PIN.
+    /// Counts against the register/deregister budget (unless the write fails);
+    /// idempotent otherwise.
+    pub async fn deregister(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
+        if self.two_step.is_enabled(number).is_none() {
+            return Err(RegistrationError::UnknownNumber);
+        }
+        self.take_registration(number)?;
+        let result = self.deregistered(number).await;
+        self.refund_if_unavailable(number, &result);
+        result
+    }
+
+    /// `deregister` once its call is counted.
+    async fn deregistered(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
+        let id = number.as_str().to_owned();
+        self.store
+            .commit(move |tx| {
+                let current = tx
+                    .state()
+                    .number(&id)
+                    .ok_or(RegistrationError::UnknownNumber)?;
+                if current.registered {
+                    tx.push(Op::SetNumberRegistered {
+                        number: id,
+                        registered: false,
+                    });
                 }
                 Ok(())
             })

@@ -1,15 +1,30 @@
-//! Two-step verification (docs/behaviour.md#two-step-verification): enable or change the PIN, disable it, and
-//! verify a PIN (for registration). Only an argon2id hash of the PIN is kept.
+//! Two-step verification (docs/behaviour.md#two-step-verification) of one number:
+//! enable or change its PIN, disable it, and verify a PIN (for registration). Only
+//! an argon2id hash of the PIN is kept. Every edge calls the same operations with
+//! the number it means (the On-Premises API always means the first number), so a
+//! PIN set through one flavor is the PIN the other sees.
 
 use std::sync::Arc;
 
 use super::hasher::Hasher;
+use super::numbers::PhoneNumberId;
 use super::pin::Pin;
 use super::{flatten, Unavailable};
 use crate::clock::now_ms;
 use crate::secret::Secret;
 use crate::store::state::TwoStepRecord;
 use crate::store::{Op, Store};
+
+/// Why a two-step change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TwoStepError {
+    /// The state holds no number with that ID.
+    #[error("no such phone number")]
+    UnknownNumber,
+    /// Overload or an internal failure.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
 
 /// The two-step service.
 #[derive(Debug)]
@@ -20,44 +35,70 @@ pub struct TwoStep {
     hasher: Arc<Hasher>,
 }
 
+/// The record of a number whose PIN was just set to `hash`.
+pub(crate) fn enabled_with(hash: Secret) -> TwoStepRecord {
+    TwoStepRecord {
+        enabled: true,
+        pin_hash: Some(hash),
+        updated_at_ms: Some(now_ms()),
+    }
+}
+
 impl TwoStep {
     /// Builds the service.
     pub fn new(store: Arc<Store>, hasher: Arc<Hasher>) -> TwoStep {
         TwoStep { store, hasher }
     }
 
-    /// Enables two-step with `pin`, replacing any PIN already set (that is how a PIN
-    /// is changed: docs/on-premises.md#what-no-source-says). Returns once the change is durable.
-    pub async fn enable(&self, pin: Pin) -> Result<(), Unavailable> {
-        let hash = self.hasher.hash(Secret::new(pin.expose())).await?;
+    /// Enables two-step on `number` with `pin`, replacing any PIN already set (that
+    /// is how a PIN is changed: docs/on-premises.md#what-no-source-says, and the Cloud
+    /// API needs no old PIN either: docs/cloud.md#setting-the-pin). Returns once the
+    /// change is durable.
+    pub async fn enable(&self, number: &PhoneNumberId, pin: Pin) -> Result<(), TwoStepError> {
+        if self.store.read(|s| s.number(number.as_str()).is_none()) {
+            return Err(TwoStepError::UnknownNumber);
+        }
+        let hash = self
+            .hasher
+            .hash(Secret::new(pin.expose()))
+            .await
+            .map_err(Unavailable::from)?;
+        let number = number.as_str().to_owned();
         self.store
             .commit(move |tx| {
-                let two_step = TwoStepRecord {
-                    enabled: true,
-                    pin_hash: Some(hash),
-                    updated_at_ms: Some(now_ms()),
-                };
-                tx.push(Op::SetTwoStep { two_step });
+                if tx.state().number(&number).is_none() {
+                    return Err(TwoStepError::UnknownNumber);
+                }
+                let two_step = enabled_with(hash);
+                tx.push(Op::SetNumberTwoStep { number, two_step });
                 Ok(())
             })
             .await
             .map_err(flatten)
     }
 
-    /// Disables two-step. Idempotent: when already disabled nothing is written.
-    pub async fn disable(&self) -> Result<(), Unavailable> {
-        if !self.is_enabled() {
-            return Ok(());
+    /// Disables two-step on `number`. Idempotent: when already disabled nothing is written.
+    pub async fn disable(&self, number: &PhoneNumberId) -> Result<(), TwoStepError> {
+        match self.is_enabled(number) {
+            None => return Err(TwoStepError::UnknownNumber),
+            Some(false) => return Ok(()),
+            Some(true) => {}
         }
+        let number = number.as_str().to_owned();
         self.store
-            .commit(|tx| {
-                if tx.state().two_step.enabled {
-                    let two_step = TwoStepRecord {
-                        enabled: false,
-                        pin_hash: None,
-                        updated_at_ms: Some(now_ms()),
-                    };
-                    tx.push(Op::SetTwoStep { two_step });
+            .commit(move |tx| {
+                let enabled = tx.state().number(&number).map(|n| n.two_step.enabled);
+                match enabled {
+                    None => return Err(TwoStepError::UnknownNumber),
+                    Some(false) => {}
+                    Some(true) => {
+                        let two_step = TwoStepRecord {
+                            enabled: false,
+                            pin_hash: None,
+                            updated_at_ms: Some(now_ms()),
+                        };
+                        tx.push(Op::SetNumberTwoStep { number, two_step });
+                    }
                 }
                 Ok(())
             })
@@ -65,14 +106,19 @@ impl TwoStep {
             .map_err(flatten)
     }
 
-    /// Whether two-step is on.
-    pub fn is_enabled(&self) -> bool {
-        self.store.read(|s| s.two_step.enabled)
+    /// Whether two-step is on for `number`; `None` when there is no such number.
+    pub fn is_enabled(&self, number: &PhoneNumberId) -> Option<bool> {
+        self.store
+            .read(|s| s.number(number.as_str()).map(|n| n.two_step.enabled))
     }
 
-    /// Checks `pin` against the stored hash; false when two-step is off.
-    pub async fn verify(&self, pin: &Pin) -> Result<bool, Unavailable> {
-        let hash = self.store.read(|s| s.two_step.pin_hash.clone());
+    /// Checks `pin` against `number`'s stored hash; false when two-step is off or
+    /// there is no such number.
+    pub async fn verify(&self, number: &PhoneNumberId, pin: &Pin) -> Result<bool, Unavailable> {
+        let hash = self.store.read(|s| {
+            s.number(number.as_str())
+                .and_then(|n| n.two_step.pin_hash.clone())
+        });
         match hash {
             Some(hash) => Ok(self
                 .hasher

@@ -9,7 +9,10 @@
 //! snapshot is read and the log records after its `seq` are replayed. A bad last
 //! record (a crash mid-append, never acknowledged) is cut off; a bad record with
 //! good ones after it is corruption, and start-up stops naming its line. Lines
-//! without a checksum, as earlier releases wrote them, are still read.
+//! without a checksum, as earlier releases wrote them, are still read. Files of an
+//! older schema are upgraded as they are read (`migrate`), and the first batch
+//! after such a start writes a whole snapshot, so the files on disk are of the
+//! current schema from the first change on.
 //!
 //! A compaction that fails before its rename leaves the snapshot and log as they
 //! were, so the batch is appended to the log instead and the next compaction is
@@ -23,8 +26,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fail::{FailHook, WriteStep};
+use super::migrate::{self, Upgrade};
 use super::ops::Op;
-use super::state::State;
+use super::state::{State, SCHEMA};
 
 /// Smallest log size that triggers a snapshot, so small states do not rewrite often.
 const MIN_LOG_BYTES: u64 = 1 << 20;
@@ -56,10 +60,11 @@ struct RecordOut<'a> {
     ops: &'a [Op],
 }
 
+/// A log record as read: its ops are upgraded one by one (`migrate::op`).
 #[derive(Deserialize)]
 struct RecordIn {
     seq: u64,
-    ops: Vec<Op>,
+    ops: Vec<serde_json::Value>,
 }
 
 /// How a compaction failed: before its rename (nothing on disk changed) or after
@@ -134,6 +139,9 @@ pub struct StateFile {
     /// Identity of the snapshot and log we wrote; if a path names another file
     /// (the directory was replaced), the next batch writes a fresh snapshot.
     ids: Option<(FileId, FileId)>,
+    /// The files on disk are of an older schema: the next batch writes a
+    /// snapshot instead of appending to the log.
+    older_schema: bool,
     /// Test-only write failures.
     fail_hook: Option<FailHook>,
     /// Held for the life of the process: the OS releases it on exit, even on SIGKILL.
@@ -169,9 +177,10 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
 }
 
 impl StateFile {
-    /// Takes the lock on `<path>.lock`, then reads the snapshot and replays the log.
-    /// No files means `None` (seed state). A bad file is an error and is not touched.
-    pub fn open(path: &Path) -> Result<(StateFile, Option<State>), OpenError> {
+    /// Takes the lock on `<path>.lock`, then reads the snapshot and replays the log,
+    /// upgrading an older schema with `upgrade`. No files means `None` (seed
+    /// state). A bad file is an error and is not touched.
+    pub fn open(path: &Path, upgrade: &Upgrade) -> Result<(StateFile, Option<State>), OpenError> {
         let unusable = |p: &Path, reason: String| OpenError::Unusable {
             path: p.to_owned(),
             reason,
@@ -209,8 +218,12 @@ impl StateFile {
         let log_exists = log_bytes.is_some();
         let log_bytes = log_bytes.unwrap_or_default();
         let snapshot_len = snapshot.as_ref().map_or(0, |b| b.len() as u64);
+        let older_schema = snapshot
+            .as_deref()
+            .and_then(State::schema_of)
+            .is_some_and(|v| v < u64::from(SCHEMA));
         let mut state = match snapshot {
-            Some(bytes) => Some(State::from_bytes(&bytes).map_err(|r| unusable(path, r))?),
+            Some(bytes) => Some(State::from_bytes(&bytes, upgrade).map_err(|r| unusable(path, r))?),
             None if log_bytes.is_empty() => None,
             None => {
                 return Err(unusable(
@@ -223,7 +236,13 @@ impl StateFile {
         if let Some(state) = state.as_mut() {
             for (n, line) in log_bytes.split_inclusive(|b| *b == b'\n').enumerate() {
                 let last = valid_len + line.len() == log_bytes.len();
-                let record = match parse_record(line) {
+                let record = match parse_record(line).and_then(|r| {
+                    let ops = r.ops.into_iter().map(|op| migrate::op(op, upgrade));
+                    let ops = ops
+                        .collect::<Result<Vec<Op>, String>>()
+                        .map_err(|e| format!("not a valid record: {e}"))?;
+                    Ok((r.seq, ops))
+                }) {
                     Ok(record) => record,
                     // A torn append: never acknowledged, so cutting it loses nothing.
                     Err(_) if last => break,
@@ -234,22 +253,18 @@ impl StateFile {
                         ))
                     }
                 };
-                if record.seq > state.seq {
-                    if record.seq != state.seq + 1 {
+                let (seq, ops) = record;
+                if seq > state.seq {
+                    if seq != state.seq + 1 {
                         return Err(unusable(
                             &log_path,
-                            format!(
-                                "line {}: record {} follows {}",
-                                n + 1,
-                                record.seq,
-                                state.seq
-                            ),
+                            format!("line {}: record {} follows {}", n + 1, seq, state.seq),
                         ));
                     }
-                    for op in &record.ops {
+                    for op in &ops {
                         state.apply(op);
                     }
-                    state.seq = record.seq;
+                    state.seq = seq;
                 }
                 valid_len += line.len();
             }
@@ -288,9 +303,17 @@ impl StateFile {
             snapshot_len,
             compact_at: MIN_LOG_BYTES.max(snapshot_len),
             ids,
+            older_schema,
             fail_hook: None,
             _lock: lock,
         };
+        if older_schema {
+            tracing::info!(
+                path = %path.display(),
+                schema = SCHEMA,
+                "state file of an older schema upgraded in memory; the next change writes it in the current schema"
+            );
+        }
         Ok((file, state))
     }
 
@@ -321,7 +344,7 @@ impl StateFile {
         previous: impl FnOnce() -> State,
     ) -> std::io::Result<()> {
         let log_usable = self.log.is_some() && self.files_are_ours();
-        if log_usable && self.log_len <= self.compact_at {
+        if log_usable && self.log_len <= self.compact_at && !self.older_schema {
             return self.append(next.seq, ops);
         }
         match self.snapshot(next, previous) {
@@ -398,6 +421,7 @@ impl StateFile {
         };
         self.snapshot_len = bytes.len() as u64;
         self.compact_at = MIN_LOG_BYTES.max(self.snapshot_len);
+        self.older_schema = false;
         // The batch is durable in the snapshot; a new, empty log follows it. If the log
         // cannot be started, the old one stays in use: replay skips its records up to
         // the snapshot's `seq`, so appending to it is still correct.

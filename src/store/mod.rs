@@ -19,6 +19,7 @@
 
 pub mod fail;
 pub mod file;
+pub mod migrate;
 pub mod ops;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -34,6 +35,7 @@ use crate::metrics::StateWrites;
 
 pub use fail::{FailHook, WriteStep};
 pub use file::{OpenError, StateFile};
+pub use migrate::Upgrade;
 pub use ops::Op;
 pub use state::State;
 
@@ -184,6 +186,9 @@ impl Store {
         // Expired tokens are dropped from memory at start; the next snapshot drops them on disk.
         for digest in state.expired_tokens(now_secs()) {
             state.tokens.remove(&digest);
+        }
+        for digest in state.stale_cloud_tokens(now_secs()) {
+            state.cloud_tokens.remove(&digest);
         }
         Store::start(Backend::File(file), state)
     }
@@ -421,8 +426,12 @@ impl Writer {
         if !ops.is_empty() && self.last_prune.elapsed() >= PRUNE_EVERY {
             // Sweep expired tokens along with a real change, so an idle server writes nothing.
             self.last_prune = std::time::Instant::now();
-            for digest in self.shadow.expired_tokens(now_secs()) {
-                let op = Op::DeleteToken { digest };
+            let now = now_secs();
+            let expired = self.shadow.expired_tokens(now).into_iter();
+            let expired = expired.map(|digest| Op::DeleteToken { digest });
+            let stale = self.shadow.stale_cloud_tokens(now).into_iter();
+            let stale = stale.map(|digest| Op::DeleteCloudToken { digest });
+            for op in expired.chain(stale).collect::<Vec<_>>() {
                 self.shadow.apply(&op);
                 ops.push(op);
             }
@@ -531,15 +540,15 @@ pub struct SharedCounters {
 }
 
 impl SharedCounters {
-    /// True when `key` of `scope` has counted `max` events in its open window.
-    pub async fn is_blocked(
+    /// The events `key` of `scope` counted in its open window and how long ago
+    /// that window opened; `None` when no window is open.
+    pub async fn status(
         &self,
         scope: &str,
         key: &str,
-        max: u32,
         window: std::time::Duration,
-    ) -> Result<bool, String> {
-        self.db.counter_blocked(scope, key, max, window).await
+    ) -> Result<Option<(u32, std::time::Duration)>, String> {
+        self.db.counter_status(scope, key, window).await
     }
 
     /// Counts one event for `key` of `scope`.

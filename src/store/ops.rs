@@ -1,11 +1,15 @@
 //! Changes as data. Every state change is a short list of `Op`s: they are applied
 //! to memory and appended to the change log, so a change costs what it touches,
 //! not the size of the state. Every op sets or deletes an absolute value, so
-//! replaying a log record twice leaves the same state.
+//! replaying a log record twice leaves the same state. Ops name numbers by ID; an
+//! op about a number the state does not hold changes nothing. Ops are never
+//! removed: a log written by an earlier release is replayed with them (`migrate`).
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{AccountRecord, State, TokenRecord, TwoStepRecord, UserRecord};
+use super::state::{
+    AccountRecord, CloudTokenRecord, State, TokenRecord, TwoStepRecord, UserRecord,
+};
 
 /// One change to the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,15 +39,43 @@ pub enum Op {
         /// Hex SHA-256 of the token.
         digest: String,
     },
-    /// Sets two-step verification.
+    /// Schema 1: sets two-step verification of the (first) number. Read from old
+    /// logs only; new changes name the number ([`Op::SetNumberTwoStep`]).
     SetTwoStep {
         /// New value.
         two_step: TwoStepRecord,
     },
-    /// Sets the registration status.
+    /// Schema 1: sets the registration status of the (first) number. Read from old
+    /// logs only; new changes use [`Op::SetNumberRegistered`].
     SetAccount {
         /// New value.
         account: AccountRecord,
+    },
+    /// Sets a number's two-step verification.
+    SetNumberTwoStep {
+        /// The phone-number ID.
+        number: String,
+        /// New value.
+        two_step: TwoStepRecord,
+    },
+    /// Sets a number's registration status.
+    SetNumberRegistered {
+        /// The phone-number ID.
+        number: String,
+        /// New value.
+        registered: bool,
+    },
+    /// Adds a Cloud access token.
+    PutCloudToken {
+        /// Hex SHA-256 of the token.
+        digest: String,
+        /// Scopes and expiry.
+        token: CloudTokenRecord,
+    },
+    /// Removes a Cloud access token.
+    DeleteCloudToken {
+        /// Hex SHA-256 of the token.
+        digest: String,
     },
     /// Replaces everything (sandbox reset).
     Replace {
@@ -69,8 +101,24 @@ impl State {
             Op::DeleteToken { digest } => {
                 self.tokens.remove(digest);
             }
-            Op::SetTwoStep { two_step } => self.two_step = two_step.clone(),
-            Op::SetAccount { account } => self.account = account.clone(),
+            Op::SetTwoStep { two_step } => self.numbers[0].two_step = two_step.clone(),
+            Op::SetAccount { account } => self.numbers[0].registered = account.registered,
+            Op::SetNumberTwoStep { number, two_step } => {
+                if let Some(n) = self.number_mut(number) {
+                    n.two_step = two_step.clone();
+                }
+            }
+            Op::SetNumberRegistered { number, registered } => {
+                if let Some(n) = self.number_mut(number) {
+                    n.registered = *registered;
+                }
+            }
+            Op::PutCloudToken { digest, token } => {
+                self.cloud_tokens.insert(digest.clone(), token.clone());
+            }
+            Op::DeleteCloudToken { digest } => {
+                self.cloud_tokens.remove(digest);
+            }
             Op::Replace { state } => {
                 let seq = self.seq;
                 *self = (**state).clone();
@@ -84,11 +132,11 @@ impl State {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::store::state::Role;
+    use crate::store::state::{NumberRecord, Role};
 
     #[test]
     fn deleting_a_user_revokes_their_tokens_and_replaying_is_harmless() {
-        let mut s = State::seed(Secret::new("h"), false, true);
+        let mut s = crate::store::state::test_state(false);
         let ops = vec![
             Op::PutUser {
                 username: "alice".into(),
@@ -131,8 +179,43 @@ mod tests {
     }
 
     #[test]
+    fn number_ops_change_only_their_number_and_schema_1_ops_the_first() {
+        let mut s = crate::store::state::test_state(false);
+        s.numbers.push(NumberRecord::new("2", "+1 2", "Two", false));
+        let on = TwoStepRecord {
+            enabled: true,
+            pin_hash: Some(Secret::new("p")),
+            updated_at_ms: Some(1),
+        };
+        s.apply(&Op::SetNumberTwoStep {
+            number: "2".into(),
+            two_step: on.clone(),
+        });
+        s.apply(&Op::SetNumberRegistered {
+            number: "2".into(),
+            registered: true,
+        });
+        s.apply(&Op::SetNumberRegistered {
+            number: "9".into(),
+            registered: false,
+        });
+        assert_eq!(s.numbers[1].two_step, on);
+        assert!(s.numbers[1].registered);
+        assert!(!s.numbers[0].two_step.enabled);
+        s.apply(&Op::SetTwoStep {
+            two_step: on.clone(),
+        });
+        s.apply(&Op::SetAccount {
+            account: AccountRecord { registered: false },
+        });
+        assert_eq!(s.numbers[0].two_step, on);
+        assert!(!s.numbers[0].registered);
+    }
+
+    #[test]
     fn ops_round_trip_through_json() {
-        let op = Op::SetTwoStep {
+        let op = Op::SetNumberTwoStep {
+            number: "1".into(),
             two_step: TwoStepRecord {
                 enabled: true,
                 pin_hash: Some(Secret::new("$argon2id$x")),
@@ -140,7 +223,7 @@ mod tests {
             },
         };
         let text = serde_json::to_string(&op).unwrap();
-        assert!(text.starts_with("{\"op\":\"set_two_step\""));
+        assert!(text.starts_with("{\"op\":\"set_number_two_step\""));
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
     }
 }

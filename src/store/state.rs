@@ -6,10 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::migrate::Upgrade;
 use crate::secret::Secret;
 
-/// Schema version written to and expected in the state file.
-pub const SCHEMA: u32 = 1;
+/// Schema version written to the state file. Schema 1 (releases before the Cloud
+/// flavor) held one number's two-step and registration at the top level; schema 2
+/// holds the WABA's numbers and the Cloud tokens. Older files are upgraded in
+/// memory by [`super::migrate`] and written as schema 2 with the next change.
+pub const SCHEMA: u32 = 2;
 
 /// Stands in for the seed admin's password hash until the first login needs it:
 /// hashing at start-up would cost one argon2 run (tens of milliseconds and 19 MiB)
@@ -32,10 +36,11 @@ pub struct State {
     pub users: BTreeMap<String, UserRecord>,
     /// Live tokens by the hex SHA-256 digest of the token.
     pub tokens: HashMap<String, TokenRecord>,
-    /// The two-step verification setting.
-    pub two_step: TwoStepRecord,
-    /// Registration status of the emulated number.
-    pub account: AccountRecord,
+    /// The WhatsApp Business Account's phone numbers, never empty. The first is
+    /// the number the On-Premises API acts on (docs/behaviour.md#numbers).
+    pub numbers: Vec<NumberRecord>,
+    /// Cloud API access tokens by the hex SHA-256 digest of the token.
+    pub cloud_tokens: HashMap<String, CloudTokenRecord>,
 }
 
 /// A user's role, spelled as the real server spells it.
@@ -86,7 +91,7 @@ pub struct TokenRecord {
     pub issued_ms: i64,
 }
 
-/// Two-step verification.
+/// Two-step verification of one number.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoStepRecord {
@@ -98,7 +103,7 @@ pub struct TwoStepRecord {
     pub updated_at_ms: Option<i64>,
 }
 
-/// Registration.
+/// Registration, as schema 1 stored it (and its `set_account` op still carries it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountRecord {
@@ -106,9 +111,89 @@ pub struct AccountRecord {
     pub registered: bool,
 }
 
+/// One phone number of the WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRecord {
+    /// The phone-number ID (digits), as the Cloud API names it in paths.
+    pub id: String,
+    /// The number as people read it, e.g. `+1 5550100`.
+    pub display_phone_number: String,
+    /// The business name shown with it.
+    pub verified_name: String,
+    /// Registered with WhatsApp (Cloud: `status` CONNECTED; On-Premises: `gateway_status` connected).
+    pub registered: bool,
+    /// Its two-step verification PIN.
+    pub two_step: TwoStepRecord,
+}
+
+/// A permission a Cloud access token may carry (docs/cloud.md#tokens-and-permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Manage the WABA and its numbers: what every Cloud route here needs.
+    #[serde(rename = "whatsapp_business_management")]
+    Management,
+    /// Send and receive messages.
+    #[serde(rename = "whatsapp_business_messaging")]
+    Messaging,
+}
+
+impl Scope {
+    /// Both scopes, in wire order.
+    pub const ALL: [Scope; 2] = [Scope::Management, Scope::Messaging];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Management => "whatsapp_business_management",
+            Scope::Messaging => "whatsapp_business_messaging",
+        }
+    }
+
+    /// The scope spelled `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// One Cloud access token (its digest is the key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudTokenRecord {
+    /// Its permissions, sorted, without repeats.
+    pub scopes: Vec<Scope>,
+    /// Expiry, Unix seconds; `None`: never.
+    pub expires_at: Option<i64>,
+    /// Issue time, Unix milliseconds (orders tokens for the cap).
+    pub issued_ms: i64,
+}
+
+/// How long an expired Cloud token is remembered (digest only), so that it is
+/// answered "expired" (190 / 463) rather than "unknown" (190) for a while.
+pub const EXPIRED_CLOUD_TOKEN_RETENTION_SECS: i64 = 7 * 86_400;
+
+impl NumberRecord {
+    /// A number without a PIN.
+    pub fn new(
+        id: &str,
+        display_phone_number: &str,
+        verified_name: &str,
+        registered: bool,
+    ) -> Self {
+        NumberRecord {
+            id: id.to_owned(),
+            display_phone_number: display_phone_number.to_owned(),
+            verified_name: verified_name.to_owned(),
+            registered,
+            two_step: TwoStepRecord::default(),
+        }
+    }
+}
+
 impl State {
-    /// The seed state: one admin with the given password hash.
-    pub fn seed(admin_hash: Secret, must_change: bool, registered: bool) -> State {
+    /// The seed state: one admin with the given password hash, and `numbers`
+    /// (the first is the On-Premises number; there must be at least one).
+    pub fn seed(admin_hash: Secret, must_change: bool, numbers: Vec<NumberRecord>) -> State {
         let mut users = BTreeMap::new();
         users.insert(
             "admin".to_owned(),
@@ -123,9 +208,25 @@ impl State {
             seq: 0,
             users,
             tokens: HashMap::new(),
-            two_step: TwoStepRecord::default(),
-            account: AccountRecord { registered },
+            numbers,
+            cloud_tokens: HashMap::new(),
         }
+    }
+
+    /// The first number: the one the On-Premises API acts on.
+    pub fn first_number(&self) -> &NumberRecord {
+        // Never empty: every constructor and `from_bytes` guarantee one number.
+        &self.numbers[0]
+    }
+
+    /// The number with ID `id`.
+    pub fn number(&self, id: &str) -> Option<&NumberRecord> {
+        self.numbers.iter().find(|n| n.id == id)
+    }
+
+    /// The number with ID `id`, to change.
+    pub fn number_mut(&mut self, id: &str) -> Option<&mut NumberRecord> {
+        self.numbers.iter_mut().find(|n| n.id == id)
     }
 
     /// Digests of the tokens expired at `now` (Unix seconds).
@@ -137,21 +238,65 @@ impl State {
             .collect()
     }
 
-    /// Parses a state file's bytes, telling an unknown schema apart from garbage.
-    pub fn from_bytes(bytes: &[u8]) -> Result<State, String> {
+    /// Digests of the Cloud tokens expired longer than the retention at `now`.
+    pub fn stale_cloud_tokens(&self, now: i64) -> Vec<String> {
+        self.cloud_tokens
+            .iter()
+            .filter(|(_, t)| {
+                t.expires_at
+                    .is_some_and(|at| at + EXPIRED_CLOUD_TOKEN_RETENTION_SECS <= now)
+            })
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// Parses a state file's bytes: the current schema as it is, an older one
+    /// upgraded with `upgrade` (docs/behaviour.md#state-and-durability); an
+    /// unknown schema and garbage are told apart.
+    pub fn from_bytes(bytes: &[u8], upgrade: &Upgrade) -> Result<State, String> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-        match value.get("schema").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA) => {}
-            Some(v) => {
-                return Err(format!(
-                    "unknown schema version {v} (this build reads {SCHEMA})"
-                ))
-            }
-            None => return Err("no schema version: not a wa-twostep state file".into()),
-        }
-        serde_json::from_value(value).map_err(|e| format!("invalid state: {e}"))
+        super::migrate::state(value, upgrade)
     }
+
+    /// Parses bytes that must hold the current schema, as a shared database does
+    /// (its backend arrived with schema 2): an older schema is refused rather than
+    /// upgraded, since the identity an upgrade needs is not known here.
+    pub fn from_current_bytes(bytes: &[u8]) -> Result<State, String> {
+        match State::schema_of(bytes) {
+            Some(v) if v < u64::from(SCHEMA) => Err(format!(
+                "schema {v}: a database holds only schema {SCHEMA} and newer"
+            )),
+            _ => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+                let unused = Upgrade {
+                    id: String::new(),
+                    display_phone_number: String::new(),
+                    verified_name: String::new(),
+                };
+                super::migrate::state(value, &unused)
+            }
+        }
+    }
+
+    /// The schema a state file's bytes declare, if they are JSON with one.
+    pub fn schema_of(bytes: &[u8]) -> Option<u64> {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()?
+            .get("schema")?
+            .as_u64()
+    }
+}
+
+/// A seed state for store tests: admin hash `h`, one registered number `1`.
+#[cfg(test)]
+pub(crate) fn test_state(must_change: bool) -> State {
+    State::seed(
+        Secret::new("h"),
+        must_change,
+        vec![NumberRecord::new("1", "+1 5550100", "Test", true)],
+    )
 }
 
 #[cfg(test)]
@@ -160,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_state_round_trips_through_json() {
-        let mut s = State::seed(Secret::new("$argon2id$x"), true, true);
+        let mut s = test_state(true);
         s.tokens.insert(
             "ab".into(),
             TokenRecord {
@@ -169,24 +314,35 @@ mod tests {
                 issued_ms: 0,
             },
         );
+        s.cloud_tokens.insert(
+            "cd".into(),
+            CloudTokenRecord {
+                scopes: vec![Scope::Management],
+                expires_at: None,
+                issued_ms: 1,
+            },
+        );
         let bytes = serde_json::to_vec(&s).unwrap();
-        assert_eq!(State::from_bytes(&bytes).unwrap(), s);
+        assert_eq!(State::from_bytes(&bytes, &Upgrade::for_tests()).unwrap(), s);
     }
 
     #[test]
     fn unknown_schema_and_garbage_are_told_apart() {
-        assert!(State::from_bytes(b"{\"schema\": 999}")
+        let up = Upgrade::for_tests();
+        assert!(State::from_bytes(b"{\"schema\": 999}", &up)
             .unwrap_err()
             .contains("unknown schema version 999"));
-        assert!(State::from_bytes(b"{not json")
+        assert!(State::from_bytes(b"{not json", &up)
             .unwrap_err()
             .contains("not valid JSON"));
-        assert!(State::from_bytes(b"[]").unwrap_err().contains("no schema"));
+        assert!(State::from_bytes(b"[]", &up)
+            .unwrap_err()
+            .contains("no schema"));
     }
 
     #[test]
     fn expired_tokens_are_found() {
-        let mut s = State::seed(Secret::new("h"), false, true);
+        let mut s = test_state(false);
         let t = |expires_at| TokenRecord {
             username: "admin".into(),
             expires_at,
@@ -196,5 +352,32 @@ mod tests {
         s.tokens.insert("b".into(), t(20));
         assert_eq!(s.expired_tokens(10), vec!["a".to_string()]);
         assert!(s.expired_tokens(9).is_empty());
+    }
+
+    #[test]
+    fn expired_cloud_tokens_are_kept_for_the_retention_then_swept() {
+        let mut s = test_state(false);
+        let t = |expires_at| CloudTokenRecord {
+            scopes: Scope::ALL.to_vec(),
+            expires_at,
+            issued_ms: 0,
+        };
+        s.cloud_tokens.insert("never".into(), t(None));
+        s.cloud_tokens.insert("old".into(), t(Some(10)));
+        let swept_at = 10 + EXPIRED_CLOUD_TOKEN_RETENTION_SECS;
+        assert!(s.stale_cloud_tokens(swept_at - 1).is_empty());
+        assert_eq!(s.stale_cloud_tokens(swept_at), vec!["old".to_string()]);
+    }
+
+    #[test]
+    fn numbers_are_found_by_id_and_the_first_is_the_on_premises_one() {
+        let mut s = test_state(false);
+        s.numbers
+            .push(NumberRecord::new("2", "+1 5550101", "Two", false));
+        assert_eq!(s.first_number().id, "1");
+        assert_eq!(s.number("2").unwrap().verified_name, "Two");
+        assert!(s.number("3").is_none());
+        s.number_mut("2").unwrap().registered = true;
+        assert!(s.number("2").unwrap().registered);
     }
 }

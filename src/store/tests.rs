@@ -10,7 +10,7 @@ use super::*;
 use crate::secret::Secret;
 
 fn seed() -> State {
-    State::seed(Secret::new("h"), true, true)
+    crate::store::state::test_state(true)
 }
 
 fn set_two_step(enabled: bool, at: i64) -> impl FnOnce(&mut Tx<'_>) -> Result<(), ()> {
@@ -20,7 +20,10 @@ fn set_two_step(enabled: bool, at: i64) -> impl FnOnce(&mut Tx<'_>) -> Result<()
             pin_hash: enabled.then(|| Secret::new("p")),
             updated_at_ms: Some(at),
         };
-        tx.push(Op::SetTwoStep { two_step });
+        tx.push(Op::SetNumberTwoStep {
+            number: "1".into(),
+            two_step,
+        });
         Ok(())
     }
 }
@@ -38,12 +41,12 @@ fn fail_once(step: WriteStep) -> FailHook {
 }
 
 fn open(path: &std::path::Path) -> Store {
-    let (file, state) = StateFile::open(path).expect("open");
+    let (file, state) = StateFile::open(path, &Upgrade::for_tests()).expect("open");
     Store::new(Some(file), state.unwrap_or_else(seed))
 }
 
 fn reopened(path: &std::path::Path) -> State {
-    let (_file, state) = StateFile::open(path).expect("reopen");
+    let (_file, state) = StateFile::open(path, &Upgrade::for_tests()).expect("reopen");
     state.expect("a state on disk")
 }
 
@@ -74,7 +77,7 @@ async fn a_failure_at_any_step_fails_the_change_and_changes_nothing() {
         store.set_fail_hook(fail_once(step));
 
         let result = store
-            .commit(set_two_step(!before.two_step.enabled, 2))
+            .commit(set_two_step(!before.numbers[0].two_step.enabled, 2))
             .await;
 
         assert!(
@@ -82,14 +85,20 @@ async fn a_failure_at_any_step_fails_the_change_and_changes_nothing() {
             "{step:?}: {result:?}"
         );
         assert_eq!(
-            store.read(|s| s.two_step.clone()),
-            before.two_step,
+            store.read(|s| s.numbers[0].two_step.clone()),
+            before.numbers[0].two_step,
             "{step:?}: memory changed"
         );
         store.close();
-        match StateFile::open(&path).expect("reopen").1 {
+        match StateFile::open(&path, &Upgrade::for_tests())
+            .expect("reopen")
+            .1
+        {
             Some(on_disk) => {
-                assert_eq!(on_disk.two_step, before.two_step, "{step:?}: disk changed")
+                assert_eq!(
+                    on_disk.numbers[0].two_step, before.numbers[0].two_step,
+                    "{step:?}: disk changed"
+                )
             }
             None => assert!(
                 first_fails,
@@ -103,7 +112,11 @@ async fn a_failure_at_any_step_fails_the_change_and_changes_nothing() {
             .await
             .expect("{step:?}: later change");
         store.close();
-        assert_eq!(reopened(&path).two_step.updated_at_ms, Some(3), "{step:?}");
+        assert_eq!(
+            reopened(&path).numbers[0].two_step.updated_at_ms,
+            Some(3),
+            "{step:?}"
+        );
     }
 }
 
@@ -172,7 +185,7 @@ async fn a_rejected_change_writes_nothing_and_others_in_its_batch_succeed() {
     store.close();
     let on_disk = reopened(&path);
     assert!(on_disk.users.contains_key("admin"));
-    assert!(on_disk.two_step.enabled);
+    assert!(on_disk.numbers[0].two_step.enabled);
 }
 
 /// A change carrying a ~4 KiB value, so a few hundred of them outgrow the log's floor.
@@ -183,7 +196,10 @@ fn big_change(i: i64) -> impl FnOnce(&mut Tx<'_>) -> Result<(), ()> {
             pin_hash: Some(Secret::new("x".repeat(4096))),
             updated_at_ms: Some(i),
         };
-        tx.push(Op::SetTwoStep { two_step });
+        tx.push(Op::SetNumberTwoStep {
+            number: "1".into(),
+            two_step,
+        });
         Ok(())
     }
 }
@@ -227,7 +243,7 @@ async fn a_failed_compaction_loses_no_change_and_is_retried_one_interval_later()
         log_len < 2 << 20,
         "the log was not compacted after the failure: {log_len} bytes"
     );
-    assert_eq!(reopened(&path).two_step.updated_at_ms, Some(800));
+    assert_eq!(reopened(&path).numbers[0].two_step.updated_at_ms, Some(800));
 }
 
 #[tokio::test]
@@ -246,7 +262,10 @@ async fn the_log_is_folded_into_a_snapshot_when_it_outgrows_it() {
                     pin_hash: Some(Secret::new(big)),
                     updated_at_ms: Some(i),
                 };
-                tx.push(Op::SetTwoStep { two_step });
+                tx.push(Op::SetNumberTwoStep {
+                    number: "1".into(),
+                    two_step,
+                });
                 Ok::<_, ()>(())
             })
             .await
@@ -260,7 +279,7 @@ async fn the_log_is_folded_into_a_snapshot_when_it_outgrows_it() {
         log_len < 1 << 20,
         "log was never compacted: {log_len} bytes"
     );
-    assert_eq!(reopened(&path).two_step.updated_at_ms, Some(399));
+    assert_eq!(reopened(&path).numbers[0].two_step.updated_at_ms, Some(399));
 }
 
 #[tokio::test]
@@ -274,5 +293,5 @@ async fn a_panicking_change_fails_alone_and_the_writer_keeps_going() {
         .commit(set_two_step(true, 1))
         .await
         .expect("a later change");
-    assert!(store.read(|s| s.two_step.enabled));
+    assert!(store.read(|s| s.numbers[0].two_step.enabled));
 }

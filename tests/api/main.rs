@@ -2,10 +2,11 @@
 //! over real TCP on 127.0.0.1, port 0.
 //!
 //! - Against the spawned `wa-twostep` binary (`support::app::TestApp`): `onprem`
-//!   (the `/v1` API and its wire conventions), `control` (the `/__sandbox` control
-//!   plane, seeds, OpenAPI, metrics; all but `control::embed`), `config`, and in
+//!   (the `/v1` API and its wire conventions), `cloud` (the Graph API flavor),
+//!   `control` (the `/__sandbox` control plane, seeds, Cloud tokens, OpenAPI,
+//!   metrics; all but `control::embed`), `config`, and in
 //!   `reliability`: `crash`, `overload`, `slow_clients`, `secrets`, `persistence`,
-//!   `state_file` and the raw-socket half of `hostile` (`hostile::over_tcp`); and
+//!   `state_file`, `upgrade` and the raw-socket half of `hostile` (`hostile::over_tcp`); and
 //!   `deploy` (behind a real nginx, health while draining, the public URL).
 //! - In-process: `control::embed` tests `wa_twostep::Sandbox` itself;
 //!   `deploy::draining` flips the state backend's readiness flag of an `App`;
@@ -14,8 +15,10 @@
 //!   `App::router` with `oneshot`, so generated requests reach it unaltered.
 //!
 //! `support` holds the harnesses, the raw HTTP/1.1 client, the envelope
-//! assertions and the shared constants.
+//! assertions (`support::graph` for the Graph envelope and Cloud requests) and the
+//! shared constants.
 
+mod cloud;
 mod config;
 mod control;
 mod deploy;

@@ -1,11 +1,13 @@
 //! Reading a `POST /__sandbox/faults` body into a [`Fault`]: which keys
 //! are allowed, their ranges, and the defaults (a missing status or code comes
-//! from the other through the code table in `api::error`).
+//! from the other through the code table in `api::error`, or for a Cloud path
+//! through the Graph table in `api::cloud::envelope`).
 
 use serde_json::Value;
 
 use super::faults::{Fault, MAX_DELAY_MS, MAX_TIMES};
 use super::is_control_path;
+use crate::api::cloud::{envelope as graph, is_graph_path};
 use crate::api::error::{default_status, ApiError, Code};
 use crate::api::params::Params;
 
@@ -95,7 +97,10 @@ pub fn parse(params: &Params) -> Result<Fault, ApiError> {
         d => d.map(str::to_owned),
     };
     let status = int_param(params, "status", 400..=599)?.map(|s| s as u16);
-    let code = int_param(params, "code", 1..=65535)?.map(|c| c as u16);
+    // A Cloud path's fault speaks Graph codes, which run past 65535 (133004).
+    let cloud = path.as_deref().is_some_and(is_graph_path);
+    let max_code = if cloud { 999_999_999 } else { 65_535 };
+    let code = int_param(params, "code", 1..=max_code)?.map(|c| c as u32);
     let delay_ms = int_param(params, "delay_ms", 0..=MAX_DELAY_MS)?;
     let times = int_param(params, "times", 1..=MAX_TIMES)?.unwrap_or(1);
     // Only a delay and nothing about the error: let the request through, late.
@@ -103,14 +108,19 @@ pub fn parse(params: &Params) -> Result<Fault, ApiError> {
     let (status, code) = if delay_only {
         (None, None)
     } else {
-        // Each defaults from the other through the one code table; neither: 500 / 1014.
+        // Each defaults from the other through the flavor's code table; neither:
+        // 500 / 1014 (On-Premises) or 500 / 131000 (Cloud).
         let status = status
-            .or(code.map(|c| default_status(c).as_u16()))
-            .unwrap_or(Code::Internal.status().as_u16());
-        (
-            Some(status),
-            Some(code.unwrap_or_else(|| Code::for_status(status).number())),
-        )
+            .or(code.map(|c| match cloud {
+                true => graph::status_for_code(c),
+                false => default_status(c as u16).as_u16(),
+            }))
+            .unwrap_or(500);
+        let code = code.unwrap_or_else(|| match cloud {
+            true => graph::code_for_status(status),
+            false => u32::from(Code::for_status(status).number()),
+        });
+        (Some(status), Some(code))
     };
     Ok(Fault {
         id: 0,
@@ -157,6 +167,20 @@ mod tests {
         assert_eq!((f.status, f.code), (Some(429), Some(1015)));
         let f = fault(json!({"status": 502, "code": 7}));
         assert_eq!((f.status, f.code), (Some(502), Some(7)));
+    }
+
+    #[test]
+    fn a_cloud_paths_fault_defaults_from_the_graph_table() {
+        let f = fault(json!({"path": "/v22.0/1/register", "status": 503}));
+        assert_eq!((f.status, f.code), (Some(503), Some(133004)));
+        let f = fault(json!({"path": "/v22.0/1/register", "code": 133005}));
+        assert_eq!((f.status, f.code), (Some(400), Some(133005)));
+        let f = fault(json!({"path": "/v22.0/1"}));
+        assert_eq!((f.status, f.code), (Some(500), Some(131000)));
+        assert_eq!(
+            parse(&params(json!({"code": 133005}))).unwrap_err().code,
+            1009
+        );
     }
 
     #[test]

@@ -31,12 +31,14 @@ pub struct Fault {
     pub id: u64,
     /// Upper-case method to match; `None`: any.
     pub method: Option<String>,
-    /// Exact path to match; `None`: any `/v1/...` path.
+    /// Exact path to match; `None`: any `/v1/...` path (a Cloud path is faulted
+    /// only when named).
     pub path: Option<String>,
     /// Status of the injected error; `None`: a delay-only fault.
     pub status: Option<u16>,
-    /// Error code of the injected error (`None` for a delay-only fault).
-    pub code: Option<u16>,
+    /// Error code of the injected error (`None` for a delay-only fault): a WhatsApp
+    /// On-Premises code, or a Graph code on a Cloud path.
+    pub code: Option<u32>,
     /// Details of the injected error (`None`: omitted from the envelope).
     pub details: Option<String>,
     /// Delay before answering (or before passing the request on).
@@ -64,7 +66,29 @@ pub struct Action {
     /// Wait this long first.
     pub delay: Duration,
     /// Then answer with this error instead of serving the request (`None`: serve it).
-    pub error: Option<ApiError>,
+    pub error: Option<Injected>,
+}
+
+/// An injected error, before the edge renders it in its flavor's envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injected {
+    /// HTTP status.
+    pub status: u16,
+    /// Error code.
+    pub code: u32,
+    /// Details (`None`: the envelope's default).
+    pub details: Option<String>,
+}
+
+impl Injected {
+    /// The On-Premises envelope's error (a code past 65535 has the title "Generic error").
+    pub fn on_premises(self) -> ApiError {
+        ApiError {
+            status: StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: u16::try_from(self.code).unwrap_or(Code::Internal.number()),
+            details: self.details.map(Into::into),
+        }
+    }
 }
 
 /// The active faults, in creation order.
@@ -129,10 +153,10 @@ impl Faults {
         fault.remaining -= 1;
         let action = Action {
             delay: Duration::from_millis(fault.delay_ms),
-            error: fault.status.map(|status| ApiError {
-                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                code: fault.code.unwrap_or(Code::Internal.number()),
-                details: fault.details.clone().map(Into::into),
+            error: fault.status.map(|status| Injected {
+                status,
+                code: fault.code.unwrap_or(u32::from(Code::Internal.number())),
+                details: fault.details.clone(),
             }),
         };
         if fault.remaining == 0 {

@@ -16,8 +16,11 @@ use crate::api::AppState;
 use crate::domain::control::ResetOptions;
 
 /// `GET /__sandbox/state`.
-pub async fn state(State(state): State<AppState>, _c: ControlCaller) -> Json<StateView> {
-    Json(state.control.overview().into())
+pub async fn state(
+    State(state): State<AppState>,
+    _c: ControlCaller,
+) -> Result<Json<StateView>, ApiError> {
+    Ok(Json(state.control.overview().await?.into()))
 }
 
 /// `POST /__sandbox/reset`: back to the seed state, durably, with no faults

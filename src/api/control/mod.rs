@@ -5,9 +5,10 @@
 //! The registries are leaf files: [`faults`] (injected faults and their
 //! matching) and [`journal`] (the ring of answered requests). [`fault_request`]
 //! reads a `POST /__sandbox/faults` body; [`views`] holds the JSON bodies;
-//! [`handlers`] holds the handlers. The state overview and the reset are the
+//! [`handlers`] holds the handlers; [`cloud_tokens`] mints Cloud access tokens. The state overview and the reset are the
 //! domain's (`domain::control`).
 
+pub mod cloud_tokens;
 pub mod fault_request;
 pub mod faults;
 pub mod handlers;

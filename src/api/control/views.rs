@@ -1,13 +1,15 @@
 //! The control plane's JSON bodies: the state view (from the domain's
 //! [`Overview`], with times as RFC 3339), the journal view and the fault list.
-//! The state view never carries a hash or a secret.
+//! The state view never carries a hash or a secret; its top-level `two_step` and
+//! `account` describe the first number, `numbers` every number with its budgets.
 
 use serde::Serialize;
 
 use super::faults::Fault;
 use super::journal::Entry;
 use crate::api::timestamps::rfc3339_ms;
-use crate::domain::control::Overview;
+use crate::domain::control::{NumberSummary, Overview};
+use crate::domain::registration::Budget;
 
 /// `GET /__sandbox/state` (and the answer to a reset).
 #[derive(Debug, Serialize)]
@@ -18,8 +20,67 @@ pub struct StateView {
     pub users: Vec<UserView>,
     /// Live (unexpired) tokens.
     pub tokens: usize,
-    /// Registration.
+    /// Registration of the first number.
     pub account: AccountView,
+    /// Every number of the WABA, the first one first.
+    pub numbers: Vec<NumberView>,
+    /// Cloud access tokens that authenticate now.
+    pub cloud_tokens: usize,
+}
+
+/// One phone number.
+#[derive(Debug, Serialize)]
+pub struct NumberView {
+    /// Phone-number ID.
+    pub id: String,
+    /// The number as people read it.
+    pub display_phone_number: String,
+    /// Verified name.
+    pub verified_name: String,
+    /// Registered.
+    pub registered: bool,
+    /// Its two-step status.
+    pub two_step: TwoStepView,
+    /// Wrong PINs this hour, of `account.max_pin_guesses`.
+    pub pin_guesses: BudgetView,
+    /// Register and deregister calls in the moving 72 hours, of `cloud.max_registrations`.
+    pub registrations: BudgetView,
+}
+
+/// A budget: used of limit.
+#[derive(Debug, Serialize)]
+pub struct BudgetView {
+    /// Used in the window.
+    pub used: u32,
+    /// Allowed per window.
+    pub limit: u32,
+}
+
+impl From<Budget> for BudgetView {
+    fn from(b: Budget) -> BudgetView {
+        BudgetView {
+            used: b.used,
+            limit: b.limit,
+        }
+    }
+}
+
+impl From<NumberSummary> for NumberView {
+    fn from(n: NumberSummary) -> NumberView {
+        let number = n.number;
+        NumberView {
+            id: number.id.as_str().to_owned(),
+            display_phone_number: number.display_phone_number,
+            verified_name: number.verified_name,
+            registered: number.registered,
+            two_step: TwoStepView {
+                enabled: number.two_step_enabled,
+                updated_at: number.two_step_updated_at_ms.map(rfc3339_ms),
+            },
+            pin_guesses: n.pin_guesses.into(),
+            registrations: n.registrations.into(),
+        }
+    }
 }
 
 /// Two-step status.
@@ -69,6 +130,8 @@ impl From<Overview> for StateView {
             account: AccountView {
                 registered: o.registered,
             },
+            numbers: o.numbers.into_iter().map(NumberView::from).collect(),
+            cloud_tokens: o.live_cloud_tokens,
         }
     }
 }

@@ -31,6 +31,12 @@ struct SeedFile {
     /// `[account]`
     #[serde(default)]
     account: AccountEntry,
+    /// `[[numbers]]`: more numbers of the WABA.
+    #[serde(default)]
+    numbers: Vec<super::cloud::NumberEntry>,
+    /// `[[cloud_tokens]]`: Cloud access tokens.
+    #[serde(default)]
+    cloud_tokens: Vec<super::cloud::TokenEntry>,
 }
 
 /// `[admin]`
@@ -71,7 +77,7 @@ struct AccountEntry {
 
 /// A string holding a secret. Unlike `String`, a value of the wrong type is refused
 /// without quoting it (serde's default message would print `integer 123456`).
-struct SecretText(Secret);
+pub(super) struct SecretText(pub(super) Secret);
 
 impl<'de> Deserialize<'de> for SecretText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -156,11 +162,12 @@ impl Seed {
         }
         if let Some(SecretText(pin)) = file.two_step.pin {
             let pin = Pin::parse(pin.expose()).map_err(|e| format!("two_step.pin: {e}"))?;
-            self.pin = Some(pin);
+            self.first.pin = Some(pin);
         }
         if let Some(registered) = file.account.registered {
-            self.registered = registered;
+            self.first.registered = registered;
         }
+        self.overlay_cloud(file.numbers, file.cloud_tokens)?;
         Ok(self)
     }
 }

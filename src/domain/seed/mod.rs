@@ -1,15 +1,19 @@
 //! The seed: the state the server starts from when no state file exists, and the
 //! state `POST /__sandbox/reset` returns to (docs/behaviour.md#login, docs/behaviour.md#control-plane).
 //!
-//! Without a seed file it is the `[auth]`/`[account]` settings' single admin. A
-//! seed file (`state.seed`, `--seed FILE`; TOML, or JSON when the name ends in
-//! `.json`) overrides the admin's password and password-change flag, adds users,
-//! enables two-step with a PIN and sets the registration status. The file is read
+//! Without a seed file it is the `[auth]`/`[account]` settings' single admin and
+//! the `[cloud]`/`[account]` first number. A seed file (`state.seed`, `--seed
+//! FILE`; TOML, or JSON when the name ends in `.json`) overrides the admin's
+//! password and password-change flag, adds users, enables two-step on the first
+//! number with a PIN and sets its registration status, adds more numbers (each
+//! with its own status and PIN) and Cloud access tokens. The file is read
 //! and checked once, at start, with the API's own rules (`Username`, `Password`,
 //! `Pin`); a bad file is a configuration error (exit 2). No error message carries
 //! a password or PIN: parse errors are reported by position and key, never with
-//! the offending text. The file's shape and parsing are in [`file`](mod@file).
+//! the offending text. The file's shape and parsing are in [`file`](mod@file), its
+//! numbers and Cloud tokens in `cloud`.
 
+mod cloud;
 pub mod file;
 
 pub use file::Format;
@@ -18,12 +22,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::domain::cloud_tokens::{CloudToken, Scope};
 use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::numbers::PhoneNumberId;
 use crate::domain::password::{Password, Username};
 use crate::domain::pin::Pin;
 use crate::secret::Secret;
-use crate::store::state::{Role, TwoStepRecord, UserRecord, DEFERRED_SEED_HASH};
-use crate::store::State;
+use crate::store::state::{
+    CloudTokenRecord, NumberRecord, Role, TwoStepRecord, UserRecord, DEFERRED_SEED_HASH,
+};
+use crate::store::{State, Upgrade};
 
 /// A seed, checked and ready to be hashed into a [`State`]. `Debug` shows no secret.
 #[derive(Debug, Clone)]
@@ -34,10 +42,51 @@ pub struct Seed {
     admin_must_change: bool,
     /// `ROLE_USER` users, in file order; none is `admin`, no name twice.
     users: Vec<(Username, Password)>,
+    /// The first number, with its PIN (`[two_step]`) and status (`[account]`).
+    first: SeedNumber,
+    /// `[[numbers]]`: more numbers of the WABA, in file order; no ID twice.
+    numbers: Vec<SeedNumber>,
+    /// `[[cloud_tokens]]`: Cloud access tokens with their scopes; no token twice.
+    cloud_tokens: Vec<(CloudToken, Vec<Scope>)>,
+    /// `cloud.waba_id`: no number may take it.
+    waba_id: String,
+    /// `account.vname`: the verified name of a declared number that names none.
+    vname: String,
+}
+
+/// A phone number of the seed.
+#[derive(Debug, Clone)]
+pub struct SeedNumber {
+    /// Its ID.
+    pub id: PhoneNumberId,
+    /// Its display number.
+    pub display_phone_number: String,
+    /// Its verified name.
+    pub verified_name: String,
+    /// It starts registered.
+    pub registered: bool,
     /// Two-step is enabled with this PIN; `None`: disabled.
-    pin: Option<Pin>,
-    /// The emulated number is registered.
-    registered: bool,
+    pub pin: Option<Pin>,
+}
+
+impl SeedNumber {
+    /// The record of this number, its PIN hashed afresh.
+    async fn record(&self, hasher: &Arc<Hasher>) -> Result<NumberRecord, HashError> {
+        let mut record = NumberRecord::new(
+            self.id.as_str(),
+            &self.display_phone_number,
+            &self.verified_name,
+            self.registered,
+        );
+        if let Some(pin) = &self.pin {
+            record.two_step = TwoStepRecord {
+                enabled: true,
+                pin_hash: Some(hasher.hash(Secret::new(pin.expose())).await?),
+                updated_at_ms: None,
+            };
+        }
+        Ok(record)
+    }
 }
 
 /// A seed file that cannot be used; the message names the file and the problem.
@@ -51,15 +100,47 @@ pub struct SeedError {
 }
 
 impl Seed {
-    /// The seed the settings alone describe: one admin, two-step disabled.
+    /// The seed the settings alone describe: one admin, one number, two-step disabled.
     pub fn from_settings(settings: &Settings) -> Seed {
+        let account = &settings.account;
+        // The settings were validated: the ID follows the rule.
+        let id = PhoneNumberId::parse(&settings.cloud.phone_number_id)
+            .unwrap_or_else(|_| PhoneNumberId::parse("1").expect("a valid ID"));
         Seed {
             admin_password: settings.auth.admin_password.clone(),
             admin_must_change: settings.auth.force_password_change,
             users: Vec::new(),
-            pin: None,
-            registered: settings.account.registered,
+            first: SeedNumber {
+                id,
+                display_phone_number: format!("+{} {}", account.cc, account.phone_number),
+                verified_name: account.vname.clone(),
+                registered: account.registered,
+                pin: None,
+            },
+            numbers: Vec::new(),
+            cloud_tokens: Vec::new(),
+            waba_id: settings.cloud.waba_id.clone(),
+            vname: account.vname.clone(),
         }
+    }
+
+    /// How a state file of an older schema is upgraded: it described the first number.
+    pub fn upgrade(&self) -> Upgrade {
+        Upgrade {
+            id: self.first.id.as_str().to_owned(),
+            display_phone_number: self.first.display_phone_number.clone(),
+            verified_name: self.first.verified_name.clone(),
+        }
+    }
+
+    /// Every number of the seed, the first one first.
+    pub fn numbers(&self) -> impl Iterator<Item = &SeedNumber> {
+        std::iter::once(&self.first).chain(&self.numbers)
+    }
+
+    /// How many Cloud tokens the seed declares.
+    pub fn cloud_token_count(&self) -> usize {
+        self.cloud_tokens.len()
     }
 
     /// The settings' seed, overlaid by the seed file `state.seed` names (if any).
@@ -92,22 +173,35 @@ impl Seed {
         self.users.iter().map(|(name, _)| name.as_str())
     }
 
-    /// Whether two-step starts enabled.
+    /// Whether two-step starts enabled on the first number.
     pub fn two_step_enabled(&self) -> bool {
-        self.pin.is_some()
+        self.first.pin.is_some()
     }
 
-    /// Whether the number starts registered.
+    /// Whether the first number starts registered.
     pub fn registered(&self) -> bool {
-        self.registered
+        self.first.registered
     }
 
-    /// The state this seed describes, with every password and the PIN hashed afresh
+    /// The state this seed describes, with every password and PIN hashed afresh
     /// (new salts each time), except the admin's, which is hashed on first use
-    /// ([`DEFERRED_SEED_HASH`]). `two_step.updated_at` is null: the seed is not a change.
+    /// ([`DEFERRED_SEED_HASH`]). `two_step.updated_at` is null: the seed is not a
+    /// change. Cloud tokens are kept as digests, never expiring.
     pub async fn state(&self, hasher: &Arc<Hasher>) -> Result<State, HashError> {
         let admin = Secret::new(DEFERRED_SEED_HASH);
-        let mut state = State::seed(admin, self.admin_must_change, self.registered);
+        let mut numbers = Vec::new();
+        for number in self.numbers() {
+            numbers.push(number.record(hasher).await?);
+        }
+        let mut state = State::seed(admin, self.admin_must_change, numbers);
+        for (token, scopes) in &self.cloud_tokens {
+            let record = CloudTokenRecord {
+                scopes: scopes.clone(),
+                expires_at: None,
+                issued_ms: 0,
+            };
+            state.cloud_tokens.insert(token.digest(), record);
+        }
         for (name, password) in &self.users {
             let hash = hasher.hash(Secret::new(password.expose())).await?;
             let record = UserRecord {
@@ -116,13 +210,6 @@ impl Seed {
                 password_change_required: false,
             };
             state.users.insert(name.as_str().to_owned(), record);
-        }
-        if let Some(pin) = &self.pin {
-            state.two_step = TwoStepRecord {
-                enabled: true,
-                pin_hash: Some(hasher.hash(Secret::new(pin.expose())).await?),
-                updated_at_ms: None,
-            };
         }
         Ok(state)
     }
@@ -175,9 +262,10 @@ mod tests {
             .verify(Secret::new("Alice-Pa55!"), Some(alice))
             .await
             .unwrap());
-        assert!(state.two_step.enabled);
-        assert_eq!(state.two_step.updated_at_ms, None);
-        let pin = state.two_step.pin_hash.clone();
+        let two_step = &state.first_number().two_step;
+        assert!(two_step.enabled);
+        assert_eq!(two_step.updated_at_ms, None);
+        let pin = two_step.pin_hash.clone();
         assert!(hasher.verify(Secret::new("123456"), pin).await.unwrap());
         let again = seed.state(&hasher).await.unwrap();
         assert_ne!(

@@ -16,7 +16,7 @@ pub fn token_digest(token: &str) -> String {
 
 /// Writes the hex SHA-256 of `token` into `buf`: the per-request token check needs
 /// no allocation.
-pub(super) fn hex_digest<'b>(token: &str, buf: &'b mut [u8; 64]) -> &'b str {
+pub(crate) fn hex_digest<'b>(token: &str, buf: &'b mut [u8; 64]) -> &'b str {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, b) in Sha256::digest(token.as_bytes()).into_iter().enumerate() {
         buf[2 * i] = HEX[usize::from(b >> 4)];
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn the_oldest_tokens_of_that_user_only_make_room_under_the_cap() {
         use crate::store::state::TokenRecord;
-        let mut state = State::seed(Secret::new("h"), false, true);
+        let mut state = crate::store::state::test_state(false);
         // One expiry (issued in the same second), told apart by the issue time.
         for (digest, username, issued_ms) in [
             ("a1", "a", 10),

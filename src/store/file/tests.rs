@@ -8,14 +8,15 @@ use crate::secret::Secret;
 use crate::store::state::TwoStepRecord;
 
 fn enable(seq: u64) -> (Op, State) {
-    let op = Op::SetTwoStep {
+    let op = Op::SetNumberTwoStep {
+        number: "1".into(),
         two_step: TwoStepRecord {
             enabled: true,
             pin_hash: Some(Secret::new("h")),
             updated_at_ms: Some(seq as i64),
         },
     };
-    let mut s = State::seed(Secret::new("h"), true, true);
+    let mut s = crate::store::state::test_state(true);
     s.apply(&op);
     s.seq = seq;
     (op, s)
@@ -23,8 +24,8 @@ fn enable(seq: u64) -> (Op, State) {
 
 /// Opens `path` and writes a first batch (a snapshot) that enables two-step.
 fn first_snapshot(path: &Path) -> (StateFile, State) {
-    let (mut file, _) = StateFile::open(path).unwrap();
-    let seed = State::seed(Secret::new("h"), true, true);
+    let (mut file, _) = StateFile::open(path, &Upgrade::for_tests()).unwrap();
+    let seed = crate::store::state::test_state(true);
     let (op1, s1) = enable(1);
     file.persist(&s1, &[op1], || seed.clone()).unwrap();
     (file, s1)
@@ -34,9 +35,9 @@ fn first_snapshot(path: &Path) -> (StateFile, State) {
 fn a_second_open_of_the_same_path_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
-    let (_first, none) = StateFile::open(&path).unwrap();
+    let (_first, none) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
     assert!(none.is_none());
-    let err = StateFile::open(&path).unwrap_err();
+    let err = StateFile::open(&path, &Upgrade::for_tests()).unwrap_err();
     assert!(matches!(err, OpenError::Locked { .. }), "{err}");
 }
 
@@ -44,8 +45,8 @@ fn a_second_open_of_the_same_path_is_refused() {
 fn snapshots_and_log_records_read_back_and_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
-    let (mut file, _) = StateFile::open(&path).unwrap();
-    let seed = State::seed(Secret::new("h"), true, true);
+    let (mut file, _) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
+    let seed = crate::store::state::test_state(true);
     let (op1, s1) = enable(1);
     file.persist(&s1, std::slice::from_ref(&op1), || seed.clone())
         .unwrap();
@@ -60,7 +61,7 @@ fn snapshots_and_log_records_read_back_and_are_private() {
         assert_eq!(mode, 0o600, "{}", p.display());
     }
     drop(file);
-    let (_f, back) = StateFile::open(&path).unwrap();
+    let (_f, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
     assert_eq!(back.unwrap(), s2);
 }
 
@@ -78,7 +79,7 @@ fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
     let whole = bytes.len();
     bytes.extend_from_slice(b"{\"seq\":3,\"ops\":[{\"op\":\"dele");
     std::fs::write(&log, &bytes).unwrap();
-    let (_f, back) = StateFile::open(&path).unwrap();
+    let (_f, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
     assert_eq!(back.unwrap().seq, 2);
     assert_eq!(std::fs::read(&log).unwrap().len(), whole);
 }
@@ -91,7 +92,7 @@ fn a_garbled_record_in_the_middle_refuses_to_start_and_touches_nothing() {
     drop(file);
     let log = sibling(&path, ".log");
     std::fs::write(&log, b"garbage\n{\"seq\":2,\"ops\":[]}\n").unwrap();
-    let err = StateFile::open(&path).unwrap_err();
+    let err = StateFile::open(&path, &Upgrade::for_tests()).unwrap_err();
     assert!(err.to_string().contains("line 1"), "{err}");
     assert_eq!(
         std::fs::read(&log).unwrap(),
@@ -122,7 +123,7 @@ fn a_bad_last_record_that_ends_in_a_newline_is_cut_as_torn() {
         let mut bytes = whole.clone();
         bytes.extend_from_slice(torn);
         std::fs::write(&log, &bytes).unwrap();
-        let (_f, back) = StateFile::open(&path).unwrap();
+        let (_f, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
         assert_eq!(back.unwrap().seq, 2);
         assert_eq!(std::fs::read(&log).unwrap(), whole);
     }
@@ -134,7 +135,7 @@ fn a_record_that_fails_its_checksum_with_records_after_it_refuses_start_naming_t
     let path = dir.path().join("s.json");
     let (mut file, s1) = first_snapshot(&path);
     let (op, mut s2) = enable(2);
-    s2.two_step.updated_at_ms = Some(2);
+    s2.numbers[0].two_step.updated_at_ms = Some(2);
     file.persist(&s2, &[op], || s1.clone()).unwrap();
     let mut s3 = s2.clone();
     s3.seq = 3;
@@ -146,7 +147,9 @@ fn a_record_that_fails_its_checksum_with_records_after_it_refuses_start_naming_t
     let corrupt = text.replacen("\"updated_at_ms\":2", "\"updated_at_ms\":7", 1);
     assert_ne!(corrupt, text);
     std::fs::write(&log, &corrupt).unwrap();
-    let err = StateFile::open(&path).unwrap_err().to_string();
+    let err = StateFile::open(&path, &Upgrade::for_tests())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 1") && err.contains("checksum"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), corrupt);
 }
@@ -162,28 +165,35 @@ fn records_without_a_checksum_from_earlier_releases_still_load() {
         b"{\"seq\":2,\"ops\":[{\"op\":\"delete_token\",\"digest\":\"x\"}]}\n",
     )
     .unwrap();
-    let (mut file, back) = StateFile::open(&path).unwrap();
+    let (mut file, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
     let back = back.unwrap();
     assert_eq!(back.seq, 2);
     let mut s3 = back.clone();
     s3.seq = 3;
     file.persist(&s3, &[], || back.clone()).unwrap();
     drop(file);
-    assert_eq!(StateFile::open(&path).unwrap().1.unwrap().seq, 3);
+    assert_eq!(
+        StateFile::open(&path, &Upgrade::for_tests())
+            .unwrap()
+            .1
+            .unwrap()
+            .seq,
+        3
+    );
 }
 
 #[test]
 fn the_directory_is_opened_before_the_rename() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
-    let (mut file, _) = StateFile::open(&path).unwrap();
+    let (mut file, _) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
     let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = steps.clone();
     file.set_fail_hook(std::sync::Arc::new(move |step| {
         seen.lock().unwrap().push(step);
         Ok(())
     }));
-    let seed = State::seed(Secret::new("h"), true, true);
+    let seed = crate::store::state::test_state(true);
     let (op1, s1) = enable(1);
     file.persist(&s1, &[op1], || seed.clone()).unwrap();
     let steps = steps.lock().unwrap().clone();
@@ -230,7 +240,8 @@ fn a_backup_copied_log_first_then_snapshot_restores_even_across_a_compaction() {
     copy(&path, "", backup.path());
 
     // The earlier log's records are in the later snapshot: skipped, not replayed.
-    let (_f, restored) = StateFile::open(&backup.path().join("s.json")).unwrap();
+    let (_f, restored) =
+        StateFile::open(&backup.path().join("s.json"), &Upgrade::for_tests()).unwrap();
     assert_eq!(restored.unwrap(), s3);
 }
 
@@ -254,6 +265,43 @@ fn a_backup_copied_snapshot_first_across_a_compaction_is_refused_not_loaded() {
     copy(&path, ".log", backup.path());
 
     // Records 2 and 3 (only in the newer snapshot) are missing between the two copies.
-    let err = StateFile::open(&backup.path().join("s.json")).unwrap_err();
+    let err = StateFile::open(&backup.path().join("s.json"), &Upgrade::for_tests()).unwrap_err();
     assert!(err.to_string().contains("follows"), "{err}");
+}
+
+#[test]
+fn a_schema_1_snapshot_and_log_load_upgraded_and_the_next_batch_writes_schema_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let v1 = br#"{"schema":1,"seq":1,"users":{},"tokens":{},"two_step":{"enabled":false,"pin_hash":null,"updated_at_ms":null},"account":{"registered":false}}"#;
+    std::fs::write(&path, v1).unwrap();
+    let record = br#"{"seq":2,"ops":[{"op":"set_two_step","two_step":{"enabled":true,"pin_hash":"p","updated_at_ms":5}},{"op":"set_account","account":{"registered":true}}]}"#;
+    let mut log = format!("{:08x} ", crc32c::crc32c(record)).into_bytes();
+    log.extend_from_slice(record);
+    log.push(b'\n');
+    std::fs::write(sibling(&path, ".log"), &log).unwrap();
+
+    let (mut file, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
+    let back = back.unwrap();
+    assert_eq!((back.schema, back.seq), (SCHEMA, 2));
+    assert!(back.first_number().registered && back.first_number().two_step.enabled);
+    let op = Op::SetNumberRegistered {
+        number: "1".into(),
+        registered: false,
+    };
+    let mut next = back.clone();
+    next.apply(&op);
+    next.seq = 3;
+    file.persist(&next, &[op], || back.clone()).unwrap();
+
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["schema"], SCHEMA,
+        "the batch wrote a schema-2 snapshot"
+    );
+    assert!(std::fs::read(sibling(&path, ".log")).unwrap().is_empty());
+    drop(file);
+    let (_f, again) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
+    assert_eq!(again.unwrap(), next);
 }

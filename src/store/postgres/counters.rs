@@ -13,29 +13,32 @@ use super::Database;
 const SWEEP_EVERY: u64 = 1024;
 
 impl Database {
-    /// True when `key` of `scope` counted `max` events in its open window.
-    pub async fn counter_blocked(
+    /// The events `key` of `scope` counted in its open window and the time since
+    /// that window opened; `None` when no window is open.
+    pub async fn counter_status(
         &self,
         scope: &str,
         key: &str,
-        max: u32,
         window: Duration,
-    ) -> Result<bool, String> {
-        let (max, secs) = (max as i32, window.as_secs_f64());
+    ) -> Result<Option<(u32, Duration)>, String> {
+        let secs = window.as_secs_f64();
         self.with_client(|c| async move {
             let rows = c
                 .query_typed(
-                    "SELECT n >= $3 FROM wa_twostep_counters
-                     WHERE scope = $1 AND key = $2 AND started > now() - make_interval(secs => $4)",
+                    "SELECT n, EXTRACT(EPOCH FROM now() - started)::float8 FROM wa_twostep_counters
+                     WHERE scope = $1 AND key = $2 AND started > now() - make_interval(secs => $3)",
                     &[
                         (&scope, Type::TEXT),
                         (&key, Type::TEXT),
-                        (&max, Type::INT4),
                         (&secs, Type::FLOAT8),
                     ],
                 )
                 .await?;
-            Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+            Ok(rows.first().map(|r| {
+                let n: i32 = r.get(0);
+                let elapsed: f64 = r.get(1);
+                (n.max(0) as u32, Duration::from_secs_f64(elapsed.max(0.0)))
+            }))
         })
         .await
     }

@@ -213,7 +213,8 @@ async fn snapshot(client: &Client) -> Result<(u64, State), String> {
         .ok_or("no snapshot row")?;
     let seq = row.get::<_, i64>(0) as u64;
     let text: &str = row.get(1);
-    let mut state = State::from_bytes(text.as_bytes()).map_err(|e| format!("snapshot: {e}"))?;
+    let mut state =
+        State::from_current_bytes(text.as_bytes()).map_err(|e| format!("snapshot: {e}"))?;
     state.seq = seq;
     Ok((seq, state))
 }

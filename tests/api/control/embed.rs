@@ -135,3 +135,45 @@ async fn dropping_the_sandbox_stops_the_server() {
     }
     panic!("{addr} still accepts connections 2 s after the sandbox was dropped");
 }
+
+#[tokio::test]
+async fn an_embedded_sandbox_hands_out_a_cloud_token_that_outlives_resets() {
+    let sandbox = Sandbox::start().await.expect("start");
+    let api = api(&sandbox);
+    let id = sandbox.phone_number_id().to_owned();
+
+    expect_graph_success(
+        api.graph_register(sandbox.cloud_token(), &id, "123456")
+            .await,
+    )
+    .await;
+    let state = sandbox.state().await.expect("state");
+    sandbox.reset().await.expect("reset");
+    let after_reset = api
+        .graph_fields(sandbox.cloud_token(), &id, "is_pin_enabled")
+        .await;
+
+    assert!(sandbox.cloud_token().starts_with("EAA"));
+    assert_eq!(id, PHONE_ID);
+    assert_eq!(sandbox.waba_id(), WABA_ID);
+    assert_eq!(state.cloud_tokens, 1);
+    assert_eq!(state.numbers[0].id, PHONE_ID);
+    assert!(
+        state.numbers[0].two_step.enabled,
+        "the register PIN became the PIN"
+    );
+    assert_eq!(state.numbers[0].registrations.used, 1);
+    assert_eq!(after_reset["is_pin_enabled"], false);
+    assert!(!format!("{sandbox:?}").contains(sandbox.cloud_token()));
+}
+
+#[tokio::test]
+async fn an_embedded_sandbox_keeps_a_configured_cloud_token() {
+    let sandbox = Sandbox::builder()
+        .configure(|s| s.cloud.access_token = wa_twostep::secret::Secret::new(CLOUD_TOKEN))
+        .start()
+        .await
+        .expect("start");
+
+    assert_eq!(sandbox.cloud_token(), CLOUD_TOKEN);
+}

@@ -1,5 +1,6 @@
-//! The sandbox control plane and what surrounds it: state and reset, the control token, the journal, faults, seeds, OpenAPI, metrics, a non-loopback listener and the embedded `Sandbox`.
+//! The sandbox control plane and what surrounds it: state and reset, minted Cloud tokens, the control token, the journal, faults, seeds, OpenAPI, metrics, a non-loopback listener and the embedded `Sandbox`.
 
+mod cloud_tokens;
 mod control_token;
 mod embed;
 mod faults;

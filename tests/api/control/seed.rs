@@ -36,7 +36,9 @@ fn seeded_state() -> Value {
             {"username": "alice", "roles": "ROLE_USER", "password_change_required": false}
         ],
         "tokens": 0,
-        "account": {"registered": false}
+        "account": {"registered": false},
+        "numbers": [first_number_view(false, true)],
+        "cloud_tokens": 0
     })
 }
 
@@ -71,11 +73,11 @@ async fn reset(app: &TestApp) -> Value {
     expect_status(resp, 200).await
 }
 
-/// The PIN hash in the state file (which exists after any change).
+/// The first number's PIN hash in the state file (which exists after any change).
 fn stored_pin_hash(app: &TestApp) -> String {
     let text = std::fs::read_to_string(&app.state_path).expect("state file");
     let state: Value = serde_json::from_str(&text).expect("state JSON");
-    state["two_step"]["pin_hash"]
+    state["numbers"][0]["two_step"]["pin_hash"]
         .as_str()
         .expect("a PIN hash")
         .to_owned()

@@ -13,7 +13,9 @@ pub(super) fn seed_state() -> Value {
         "two_step": {"enabled": false, "updated_at": null},
         "users": [{"username": "admin", "roles": "ROLE_ADMIN", "password_change_required": true}],
         "tokens": 0,
-        "account": {"registered": true}
+        "account": {"registered": true},
+        "numbers": [first_number_view(true, false)],
+        "cloud_tokens": 0
     })
 }
 

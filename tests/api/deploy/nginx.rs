@@ -12,9 +12,8 @@ use serde_json::json;
 use crate::support::nginx::{Curl, Nginx};
 use crate::support::*;
 
-/// The README walkthroughs run through nginx, by heading. The Cloud API
-/// walkthrough (issue 9) joins this list when its block lands in the README.
-const WALKTHROUGHS: [&str; 1] = ["## Walkthrough"];
+/// The README walkthroughs run through nginx, by heading: both flavors.
+const WALKTHROUGHS: [&str; 2] = ["## On-Premises walkthrough", "## Cloud walkthrough"];
 
 /// A server set up as the site's header comment says, with `extra` environment.
 async fn behind_nginx(extra: &[(&str, &str)]) -> (TestApp, Nginx) {

@@ -1,7 +1,7 @@
 //! Disk faults through HTTP: the state write failing at any step answers
 //! 500 / 1014, leaves the served state as it was, and a restart shows the last
-//! acknowledged state. Runs the server in-process so the write path can be broken
-//! at an exact step.
+//! acknowledged state (for a Cloud change: 500 / 131000 in the Graph envelope).
+//! Runs the server in-process so the write path can be broken at an exact step.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -110,4 +110,70 @@ async fn a_failed_log_append_at_any_step_answers_500_and_changes_nothing() {
         expect_status(resp, 200).await;
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_failed_write_of_a_cloud_change_answers_500_131000_and_changes_nothing() {
+    for step in [WriteStep::WriteTemp, WriteStep::SyncDir] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut settings = inproc::settings_at(&path);
+        settings.cloud.access_token = wa_twostep::secret::Secret::new(CLOUD_TOKEN);
+        let app = inproc::build(settings.clone()).await;
+        app.inject_write_failures(fail_once(step));
+        let server = InProc::serve(app);
+        let before = server.sandbox_state().await;
+
+        let set = server
+            .graph_set_pin(CLOUD_TOKEN, PHONE_ID, json!("123456"))
+            .await;
+        let after_set = server.sandbox_state().await;
+        let register = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+
+        expect_graph_error(
+            set,
+            Want::new(500, 131000, "(#131000) Something went wrong")
+                .details("Something went wrong."),
+        )
+        .await;
+        assert_eq!(after_set, before, "{step:?}: the served state changed");
+        expect_graph_success(register).await;
+        server.stop().await;
+        let server = InProc::start(settings).await;
+        let fields = server
+            .graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled")
+            .await;
+        assert_eq!(
+            fields["is_pin_enabled"], true,
+            "{step:?}: the later register's PIN is durable"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_register_whose_write_fails_did_not_happen_and_takes_nothing_from_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = inproc::settings_at(&dir.path().join("state.json"));
+    settings.cloud.max_registrations = 1;
+    let app = inproc::build(settings).await;
+    app.inject_write_failures(fail_once(WriteStep::WriteTemp));
+    let server = InProc::serve(app);
+
+    let failed = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+    let state = server.sandbox_state().await;
+    let retried = server.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+    let after = server.sandbox_state().await;
+
+    expect_graph_error(
+        failed,
+        Want::new(500, 131000, "(#131000) Something went wrong").details("Something went wrong."),
+    )
+    .await;
+    let number = &state["numbers"][0];
+    assert_eq!(number["two_step"]["enabled"], false, "{state}");
+    assert_eq!(number["registrations"]["used"], 0, "{state}");
+    expect_graph_success(retried).await;
+    assert_eq!(after["numbers"][0]["registrations"]["used"], 1, "{after}");
+    server.stop().await;
 }

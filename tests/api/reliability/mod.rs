@@ -1,5 +1,6 @@
 //! What must hold under stress: crashes, disk faults, hostile input, overload,
-//! slow and non-reading clients, a stuck log, racing requests, secrets and durable state.
+//! slow and non-reading clients, a stuck log, racing requests, secrets, durable
+//! state and upgrades from an older state schema.
 
 mod crash;
 mod disk_faults;
@@ -11,3 +12,4 @@ mod secrets;
 mod slow_clients;
 mod state_file;
 mod truthful;
+mod upgrade;

@@ -271,3 +271,41 @@ async fn delete_and_health_answer_during_an_expensive_post_flood_that_is_shed_wi
         assert_error(r, 503, 1016, Some(ARGON2_BUSY));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cloud_pin_changes_beyond_the_argon2_queue_get_503_133004_marked_transient() {
+    // Arrange: one expensive hash at a time, nobody may wait
+    let app = cloud_spawn()
+        .env("WA_TWOSTEP_ARGON2__MEMORY_KIB", "65536")
+        .env("WA_TWOSTEP_ARGON2__ITERATIONS", "4")
+        .env("WA_TWOSTEP_ARGON2__MAX_CONCURRENT", "1")
+        .env("WA_TWOSTEP_ARGON2__MAX_QUEUE", "0")
+        .start()
+        .await;
+
+    // Act
+    let posts: Vec<_> = (0..8u32)
+        .map(|i| {
+            let req = app
+                .graph(Method::POST, PHONE_ID, Some(CLOUD_TOKEN))
+                .json(&json!({"pin": format!("{:06}", 300_000 + i)}));
+            tokio::spawn(async move { Reply::of(req.send().await.expect("post pin")).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for post in posts {
+        results.push(post.await.expect("join"));
+    }
+
+    // Assert
+    let ok = results.iter().filter(|r| r.status == 200).count();
+    let overloaded: Vec<_> = results.iter().filter(|r| r.status == 503).collect();
+    assert_eq!(ok + overloaded.len(), 8, "unexpected statuses: {results:?}");
+    assert!(ok >= 1 && !overloaded.is_empty(), "{results:?}");
+    let want = Want::new(503, 133004, "(#133004) Server Temporarily Unavailable")
+        .details("Server is temporarily unavailable.");
+    for r in overloaded {
+        let body = assert_graph_error(r, &want);
+        assert_eq!(body["error"]["is_transient"], true, "{body}");
+    }
+}

@@ -24,9 +24,11 @@ use super::consts::{
     ADMIN_PASSWORD, CHEAP_ARGON2_ITERATIONS, CHEAP_ARGON2_MEMORY_KIB, SEED_PASSWORD,
 };
 
-/// Settings for an in-process server: cheap argon2, 127.0.0.1 port 0, memory only.
+/// Settings for an in-process server: cheap argon2, 127.0.0.1 port 0, memory only,
+/// the static Cloud token [`CLOUD_TOKEN`](super::graph::CLOUD_TOKEN).
 pub fn settings() -> Settings {
     let mut s = Settings::default();
+    s.cloud.access_token = wa_twostep::secret::Secret::new(super::graph::CLOUD_TOKEN);
     s.argon2.memory_kib = CHEAP_ARGON2_MEMORY_KIB;
     s.argon2.iterations = CHEAP_ARGON2_ITERATIONS;
     s.state.ephemeral = true;

@@ -1,6 +1,7 @@
-//! What every answer to a hostile request must be: no 5xx but 503 / 1016, an
-//! `X-Request-ID` (the sent one when valid), `Allow` on 405, and a body that is the
-//! envelope, the empty login 401 or a `/__sandbox` JSON object.
+//! What every answer to a hostile request must be: no 5xx but 503 (1016, or
+//! 133004 on a Cloud path), an `X-Request-ID` (the sent one when valid), `Allow`
+//! on 405, and a body that is the envelope (the Graph envelope with its headers on
+//! a Cloud path), the empty login 401 or a `/__sandbox` JSON object.
 
 use axum::http::Method;
 use serde_json::Value;
@@ -10,6 +11,58 @@ use crate::support::*;
 /// The path without its query.
 fn route_of(path: &str) -> &str {
     path.split('?').next().unwrap_or(path)
+}
+
+/// Whether `path` is a Cloud (Graph) path: its first segment is `v<major>.<minor>`.
+fn is_graph(path: &str) -> bool {
+    let first = route_of(path)
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let Some((major, minor)) = first.strip_prefix('v').and_then(|v| v.split_once('.')) else {
+        return false;
+    };
+    let digits = |s: &str| (1..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    digits(major) && digits(minor) && route_of(path).starts_with('/')
+}
+
+/// A Cloud answer: the Graph content type and headers, an object body, and on an
+/// error the Graph envelope whose `fbtrace_id` is `x-fb-request-id`.
+fn check_graph(method: &Method, a: &Reply, ctx: &dyn Fn() -> String) -> Result<(), String> {
+    if let Some(wrong) = graph_headers_mismatch(a) {
+        return Err(format!("Cloud headers: {wrong}: {}", ctx()));
+    }
+    if a.body.is_empty() && *method == Method::HEAD {
+        return Ok(());
+    }
+    let body: Value =
+        serde_json::from_slice(&a.body).map_err(|e| format!("not JSON ({e}): {}", ctx()))?;
+    if !body.is_object() {
+        return Err(format!("Cloud body not an object: {}", ctx()));
+    }
+    if (200..300).contains(&a.status) {
+        return Ok(());
+    }
+    let e = &body["error"];
+    let ok = e["message"].is_string()
+        && matches!(
+            e["type"].as_str(),
+            Some("OAuthException" | "GraphMethodException")
+        )
+        && e["code"].is_u64()
+        && e["fbtrace_id"].as_str().is_some()
+        && a.header("x-fb-request-id").as_deref() == e["fbtrace_id"].as_str();
+    if !ok {
+        return Err(format!("not the Graph envelope: {}", ctx()));
+    }
+    if a.status == 503 && e["code"] != 133004 {
+        return Err(format!("503 without 133004: {}", ctx()));
+    }
+    if (400..500).contains(&a.status) && a.header("www-authenticate").is_none() {
+        return Err(format!("a Cloud 4xx without WWW-Authenticate: {}", ctx()));
+    }
+    Ok(())
 }
 
 /// Checks one answer; `sent_id` is the `X-Request-ID` sent, if any.
@@ -40,6 +93,9 @@ pub(super) fn check(
             ))
         }
         _ => {}
+    }
+    if is_graph(path) {
+        return check_graph(method, a, &ctx);
     }
     if a.status == 405 && a.header_bytes("allow").is_none() {
         return Err(format!("405 without Allow: {}", ctx()));

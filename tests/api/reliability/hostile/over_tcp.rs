@@ -109,7 +109,7 @@ fn raw_request(h: &Hostile, framing: &Framing, token: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_framing_over_tcp_gets_a_well_formed_answer_or_a_bare_parser_400() {
     // Arrange
-    let app = TestApp::with()
+    let app = cloud_spawn()
         .env("WA_TWOSTEP_SERVER__REQUEST_TIMEOUT_SECS", "2")
         .env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1000000")
         .start()

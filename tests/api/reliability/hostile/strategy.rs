@@ -1,6 +1,6 @@
-//! What hostile requests are made of: proptest strategies for methods, paths,
-//! credentials, headers and bodies (JSON, forms, raw bytes, deep nesting, huge
-//! numbers, duplicate keys).
+//! What hostile requests are made of: proptest strategies for methods, paths
+//! (On-Premises, Cloud and noise), credentials, headers and bodies (JSON, forms,
+//! raw bytes, deep nesting, huge numbers, duplicate keys).
 
 use axum::http::Method;
 use base64::Engine;
@@ -23,15 +23,34 @@ const KNOWN_PATHS: &[&str] = &[
     "/",
 ];
 
+/// Cloud (Graph) paths: the routes, an auto-upgraded and a too new version, an
+/// unknown object, an unknown edge, and a version alone.
+const CLOUD_PATHS: &[&str] = &[
+    "/v22.0/106540352242922",
+    "/v22.0/106540352242922/register",
+    "/v22.0/106540352242922/deregister",
+    "/v22.0/102290129340398/phone_numbers",
+    "/v19.0/106540352242922/register",
+    "/v99.0/106540352242922",
+    "/v22.0/999",
+    "/v22.0/106540352242922/x/y",
+    "/v22.0",
+];
+
 /// A URI path: a known route (sometimes with a query or a trailing slash), or
 /// noise built from characters a request line may carry.
 fn path() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => proptest::sample::select(KNOWN_PATHS).prop_map(str::to_owned),
+        3 => proptest::sample::select(CLOUD_PATHS).prop_map(str::to_owned),
         1 => (proptest::sample::select(KNOWN_PATHS), "[a-z0-9=&%]{0,12}")
             .prop_map(|(p, q)| format!("{p}?{q}")),
         1 => proptest::sample::select(KNOWN_PATHS).prop_map(|p| format!("{p}/")),
+        1 => proptest::sample::select(CLOUD_PATHS).prop_map(|p| format!("{p}/")),
+        1 => proptest::sample::select(CLOUD_PATHS)
+            .prop_map(|p| format!("{p}?fields=status&access_token={CLOUD_TOKEN}")),
         1 => "/v1/users/[a-zA-Z0-9._~%-]{0,40}",
+        1 => "/v[0-9]{1,3}\\.[0-9]/[a-zA-Z0-9._~%/:@!$&'()*+,;=-]{0,40}",
         1 => "/[a-zA-Z0-9._~%/:@!$&'()*+,;=-]{0,60}",
         1 => Just("/v1/users/%00%ff%c3%28".to_owned()),
         1 => Just("//v1//users/../users/login".to_owned()),
@@ -54,6 +73,10 @@ pub(super) enum Auth {
     None,
     /// A valid admin token (from the case's own first login).
     AdminBearer,
+    /// The static Cloud token ([`CLOUD_TOKEN`]).
+    CloudBearer,
+    /// The static Cloud token as `OAuth <token>`.
+    CloudOauthScheme,
     /// The admin's current password.
     AdminBasic,
     /// The seed password (already changed: a failed login).
@@ -68,6 +91,8 @@ fn auth() -> impl Strategy<Value = Auth> {
     prop_oneof![
         2 => Just(Auth::None),
         4 => Just(Auth::AdminBearer),
+        3 => Just(Auth::CloudBearer),
+        1 => Just(Auth::CloudOauthScheme),
         2 => Just(Auth::AdminBasic),
         1 => Just(Auth::SeedBasic),
         1 => "[ -~]{0,80}".prop_map(Auth::Bearer),
@@ -121,6 +146,10 @@ pub(super) fn json_value() -> impl Strategy<Value = Value> {
             "Alice-Pa55word!",
             "alice01",
             "a",
+            "whatsapp",
+            "EAAsandboxstatictoken0123456789abcdefghij",
+            "is_pin_enabled,status",
+            "DE",
         ])
         .prop_map(Value::from),
         "\\PC{0,24}".prop_map(Value::from),
@@ -144,6 +173,10 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         "password",
         "cc",
         "x",
+        "messaging_product",
+        "access_token",
+        "fields",
+        "data_localization_region",
     ]);
     prop_oneof![
         2 => Just(Vec::new()),
@@ -219,6 +252,8 @@ pub(super) fn authorization(auth: &Auth, admin_token: &str) -> Option<Vec<u8>> {
     match auth {
         Auth::None => None,
         Auth::AdminBearer => Some(format!("Bearer {admin_token}").into_bytes()),
+        Auth::CloudBearer => Some(format!("Bearer {CLOUD_TOKEN}").into_bytes()),
+        Auth::CloudOauthScheme => Some(format!("OAuth {CLOUD_TOKEN}").into_bytes()),
         Auth::AdminBasic => Some(basic("admin", ADMIN_PASSWORD).into_bytes()),
         Auth::SeedBasic => Some(basic("admin", SEED_PASSWORD).into_bytes()),
         Auth::Bearer(t) => Some(format!("Bearer {t}").into_bytes()),

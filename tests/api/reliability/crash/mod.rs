@@ -1,11 +1,15 @@
 //! Crash consistency: the real binary is killed with SIGKILL at random
-//! moments while concurrent clients change the state, then restarted on the same
-//! state file. Every change acknowledged (2xx) before the kill must be there after
-//! the restart; a change still in flight may have happened or not, but nothing else.
+//! moments while concurrent clients change the state (through `/v1`, and through
+//! the Cloud API on a second number: set its PIN, register, deregister), then
+//! restarted on the same state file. Every change acknowledged (2xx) before the
+//! kill must be there after the restart; a change still in flight may have
+//! happened or not, but nothing else. The clients are in `clients`.
 //!
 //! Black-box only: the test reads the state through the API and `/__sandbox/state`,
 //! and checks that `state.json` (when it exists) is JSON; it does not assume any
 //! other file layout, so companion files (a change log) are fine.
+
+mod clients;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use self::clients::*;
 use crate::support::*;
 
 /// Cycles run by default (CI); `WA_TWOSTEP_CRASH_CYCLES` raises it.
@@ -22,8 +27,6 @@ const DEFAULT_CYCLES: u32 = 50;
 const MAX_KILL_DELAY_MS: u64 = 250;
 /// Concurrent clients creating and deleting users.
 const USER_CLIENTS: u32 = 2;
-/// Bound on the requests one client sends in one cycle (it stops at the kill anyway).
-const MAX_OPS_PER_CLIENT: u32 = 10_000;
 
 /// xorshift64*: a tiny seeded generator, enough to spread the kill moments.
 struct Rng(u64);
@@ -40,146 +43,27 @@ impl Rng {
     }
 }
 
-/// What the clients know about one value: the outcome of the last acknowledged
-/// change, and the outcome of a change sent but not answered (in flight at the kill).
-#[derive(Debug, Clone)]
-struct Tracked<T> {
-    acked: T,
-    pending: Option<T>,
-}
-
-impl<T: Clone + PartialEq + std::fmt::Debug> Tracked<T> {
-    fn new(value: T) -> Self {
-        Tracked {
-            acked: value,
-            pending: None,
-        }
-    }
-    /// Whether `actual` is an allowed outcome after a crash.
-    fn allows(&self, actual: &T) -> bool {
-        *actual == self.acked || self.pending.as_ref() == Some(actual)
-    }
-    /// The crash outcome is now known: it becomes the acknowledged value.
-    fn resolve(&mut self, actual: T) {
-        self.acked = actual;
-        self.pending = None;
-    }
-}
-
-/// The clients' view of the state, updated as requests are sent and acknowledged.
-#[derive(Debug)]
-struct Model {
-    /// The admin password.
-    password: Tracked<String>,
-    /// Two-step enabled.
-    two_step: Tracked<bool>,
-    /// Every user ever sent: does it exist?
-    users: BTreeMap<String, Tracked<bool>>,
-    /// Users touched since the last restart (checked one by one with `GET`).
-    touched: Vec<String>,
-    /// Acknowledged changes since the last restart.
-    acked: u64,
-    /// Changes found in flight at a kill (each resolved to what happened).
-    in_flight: u64,
-}
-
-type Shared = Arc<Mutex<Model>>;
-
-/// Sends a change: marks it pending, then acknowledged on a 2xx. Returns `false`
-/// when the request failed (the server is gone), so the client stops.
-/// The lock is a `std` one and is never held across the `.await`.
-async fn change<T: Clone>(
-    model: &Shared,
-    req: reqwest::RequestBuilder,
-    expected: StatusCode,
-    outcome: T,
-    slot: impl Fn(&mut Model) -> &mut Tracked<T>,
-) -> bool {
-    slot(&mut model.lock().unwrap()).pending = Some(outcome.clone());
-    let Ok(resp) = req.send().await else {
-        return false;
+/// The Cloud number's PIN after a restart: the acknowledged one, or the one in
+/// flight, as a register with it tells (which also registers the number).
+async fn resolve_cloud_pin(app: &TestApp, model: &Shared, lost: &mut Vec<String>) {
+    let (acked, pending) = {
+        let m = model.lock().unwrap();
+        (m.cloud_pin.acked.clone(), m.cloud_pin.pending.clone())
     };
-    let status = resp.status();
-    if status.is_success() {
-        let mut m = model.lock().unwrap();
-        let s = slot(&mut m);
-        s.acked = outcome;
-        s.pending = None;
-        m.acked += 1;
-    }
-    // A definite answer other than the expected one is a bug, not a crash effect.
-    assert_eq!(
-        status,
-        expected,
-        "a change was answered {status}: {}",
-        resp.text().await.unwrap_or_default()
-    );
-    true
-}
-
-/// Gives a closure the higher-ranked signature `change` needs.
-fn slot<T, F: Fn(&mut Model) -> &mut Tracked<T>>(f: F) -> F {
-    f
-}
-
-/// Changes the admin password at login, one change after another.
-async fn password_client(app: Arc<Remote>, model: Shared, cycle: u32) {
-    for i in 0..MAX_OPS_PER_CLIENT {
-        let current = model.lock().unwrap().password.acked.clone();
-        let next = format!("Crash-{cycle}-{i}-pW9!");
-        let req = app
-            .request(Method::POST, "/v1/users/login")
-            .header("Authorization", basic("admin", &current))
-            .json(&json!({"new_password": next}));
-        if !change(&model, req, StatusCode::OK, next, |m| &mut m.password).await {
-            return;
-        }
-    }
-}
-
-/// Enables (with a PIN) and disables two-step, alternately.
-async fn two_step_client(app: Arc<Remote>, model: Shared, token: String) {
-    for i in 0..MAX_OPS_PER_CLIENT {
-        let enable = i % 2 == 0;
-        let req = if enable {
-            app.request(Method::POST, TWO_STEP)
-                .json(&json!({"pin": format!("{:06}", 100_000 + i)}))
-        } else {
-            app.request(Method::DELETE, TWO_STEP)
-        };
-        let req = req.bearer_auth(&token);
-        if !change(&model, req, StatusCode::OK, enable, |m| &mut m.two_step).await {
-            return;
-        }
-    }
-}
-
-/// Creates users and deletes two out of three right after creating them.
-async fn user_client(app: Arc<Remote>, model: Shared, token: String, cycle: u32, id: u32) {
-    for i in 0..MAX_OPS_PER_CLIENT {
-        let name = format!("c{cycle}-u{id}-{i}");
-        {
+    for candidate in std::iter::once(acked.clone()).chain(pending) {
+        let resp = app
+            .graph_register(CLOUD_TOKEN, CLOUD_NUMBER, &candidate)
+            .await;
+        if resp.status() == StatusCode::OK {
             let mut m = model.lock().unwrap();
-            m.users.insert(name.clone(), Tracked::new(false));
-            m.touched.push(name.clone());
-        }
-        let req = app
-            .request(Method::POST, "/v1/users")
-            .bearer_auth(&token)
-            .json(&json!({"username": name, "password": "Crash-User-9!"}));
-        let slot = slot(|m| m.users.get_mut(&name).expect("user in model"));
-        if !change(&model, req, StatusCode::CREATED, true, slot).await {
+            m.cloud_pin.resolve(candidate);
+            m.cloud_registered.resolve(true);
             return;
         }
-        if i % 3 != 0 {
-            let req = app
-                .request(Method::DELETE, &format!("/v1/users/{name}"))
-                .bearer_auth(&token);
-            if !change(&model, req, StatusCode::OK, false, slot).await {
-                return;
-            }
-        }
     }
+    lost.push(format!(
+        "the acknowledged Cloud PIN {acked:?} no longer registers"
+    ));
 }
 
 /// Checks the restarted server against the model, resolves in-flight changes to
@@ -226,6 +110,8 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
         let mut m = model.lock().unwrap();
         let in_flight = u64::from(password_in_flight)
             + u64::from(m.two_step.pending.is_some())
+            + u64::from(m.cloud_pin.pending.is_some())
+            + u64::from(m.cloud_registered.pending.is_some())
             + m.users.values().filter(|u| u.pending.is_some()).count() as u64;
         m.in_flight += in_flight;
 
@@ -239,6 +125,17 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
             ));
         }
         m.two_step.resolve(enabled);
+
+        let registered = state["numbers"][1]["registered"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("numbers[1].registered missing: {state}"));
+        if !m.cloud_registered.allows(&registered) {
+            lost.push(format!(
+                "the Cloud number's registered is {registered}, expected {:?}",
+                m.cloud_registered
+            ));
+        }
+        m.cloud_registered.resolve(registered);
 
         let listed: std::collections::BTreeSet<&str> = state["users"]
             .as_array()
@@ -259,6 +156,8 @@ async fn check_and_resolve(app: &TestApp, model: &Shared, lost: &mut Vec<String>
             .map(|n| (n.clone(), m.users[n].acked))
             .collect()
     };
+
+    resolve_cloud_pin(app, model, lost).await;
 
     // The users touched in the last cycle, one by one through the real API.
     for (name, exists) in expected {
@@ -315,8 +214,19 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
     eprintln!("crash consistency: seed {seed} (WA_TWOSTEP_CRASH_SEED replays the kill delays)");
     let mut rng = Rng(seed);
     // Failed logins are expected (an in-flight password change may or may not
-    // have happened): keep the login limiter out of the way.
-    let spawn = TestApp::with().env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1000000");
+    // have happened): keep the login limiter out of the way, and the register
+    // budget too. The seed adds the number the Cloud client changes.
+    let seed_dir = tempfile::tempdir().expect("seed dir");
+    let seed_file = seed_dir.path().join("seed.toml");
+    let text = format!(
+        "[[numbers]]\nid = \"{CLOUD_NUMBER}\"\ndisplay_phone_number = \"+1 5550199\"\nregistered = false\npin = \"{CLOUD_SEED_PIN}\"\n"
+    );
+    std::fs::write(&seed_file, text).expect("seed");
+    let spawn = cloud_spawn()
+        .env("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "1000000")
+        .env("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "1000000000")
+        .arg("--seed")
+        .arg(seed_file.to_str().expect("seed path"));
     let mut app = spawn.clone().start().await;
     let first = app
         .login(
@@ -333,6 +243,8 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
     let model: Shared = Arc::new(Mutex::new(Model {
         password: Tracked::new(ADMIN_PASSWORD.to_owned()),
         two_step: Tracked::new(false),
+        cloud_pin: Tracked::new(CLOUD_SEED_PIN.to_owned()),
+        cloud_registered: Tracked::new(false),
         users: BTreeMap::new(),
         touched: Vec::new(),
         acked: 1,
@@ -348,6 +260,7 @@ async fn no_acknowledged_change_is_lost_when_the_server_is_killed_at_random_mome
         let mut clients = vec![
             tokio::spawn(password_client(side.clone(), model.clone(), cycle)),
             tokio::spawn(two_step_client(side.clone(), model.clone(), token.clone())),
+            tokio::spawn(cloud_client(side.clone(), model.clone(), cycle)),
         ];
         for id in 0..USER_CLIENTS {
             clients.push(tokio::spawn(user_client(

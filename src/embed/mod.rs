@@ -1,6 +1,7 @@
 //! The server inside a Rust test process: [`Sandbox::start`] runs it on
 //! `127.0.0.1`, port 0, in memory, with cheap argon2 and no forced password
-//! change, logs the admin in, and stops it when the handle is dropped.
+//! change, logs the admin in, gives it a Cloud access token, and stops it when the
+//! handle is dropped.
 //!
 //! It serves the same router over real TCP as the binary; only the wiring
 //! differs (no signal handling, no ready line, no logging set-up: the host owns
@@ -19,6 +20,12 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+mod state;
+
+pub use state::{
+    AccountStatus, BudgetStatus, NumberStatus, SandboxState, TwoStepStatus, UserStatus,
+};
 
 use crate::config::{ConfigError, Settings};
 use crate::domain::seed::{Seed, SeedError};
@@ -43,6 +50,14 @@ use crate::startup::{App, StartupError};
 ///         .await?;
 ///     assert_eq!(resp.status(), 200);
 ///
+///     // The same number through the Cloud API: its PIN is the one just set.
+///     let resp = reqwest::Client::new()
+///         .get(format!("{}/v22.0/{}?fields=is_pin_enabled", sandbox.url(), sandbox.phone_number_id()))
+///         .bearer_auth(sandbox.cloud_token())
+///         .send()
+///         .await?;
+///     assert_eq!(resp.json::<serde_json::Value>().await?["is_pin_enabled"], true);
+///
 ///     // Inspect and reset it through the control plane.
 ///     assert!(sandbox.state().await?.two_step.enabled);
 ///     assert!(!sandbox.reset().await?.two_step.enabled);
@@ -58,6 +73,12 @@ pub struct Sandbox {
     admin_token: Option<String>,
     /// `control.token`, sent on control-plane requests when set.
     control_token: Option<String>,
+    /// `cloud.access_token`: the one the settings name, or one made up at start.
+    cloud_token: String,
+    /// `cloud.phone_number_id`.
+    phone_number_id: String,
+    /// `cloud.waba_id`.
+    waba_id: String,
     /// Completing (or dropping) it stops the server.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task.
@@ -100,53 +121,6 @@ pub enum EmbedError {
     },
 }
 
-/// `GET /__sandbox/state`, typed. Holds no hash and no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SandboxState {
-    /// Two-step verification.
-    pub two_step: TwoStepStatus,
-    /// Every user, `admin` included, by name.
-    pub users: Vec<UserStatus>,
-    /// Live tokens.
-    pub tokens: usize,
-    /// Registration of the emulated number.
-    pub account: AccountStatus,
-}
-
-/// Two-step verification in [`SandboxState`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TwoStepStatus {
-    /// A PIN is set.
-    pub enabled: bool,
-    /// Last change, RFC 3339 UTC; `None` before the first change.
-    pub updated_at: Option<String>,
-}
-
-/// One user in [`SandboxState`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UserStatus {
-    /// Name.
-    pub username: String,
-    /// `ROLE_ADMIN` or `ROLE_USER`.
-    pub roles: String,
-    /// The user must set a new password at the next login.
-    pub password_change_required: bool,
-}
-
-/// Registration in [`SandboxState`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AccountStatus {
-    /// The emulated number is registered.
-    pub registered: bool,
-}
-
-impl SandboxState {
-    /// The user called `username`, if there is one.
-    pub fn user(&self, username: &str) -> Option<&UserStatus> {
-        self.users.iter().find(|u| u.username == username)
-    }
-}
-
 impl Default for SandboxBuilder {
     fn default() -> Self {
         let mut settings = Settings::default();
@@ -179,10 +153,18 @@ impl SandboxBuilder {
     }
 
     /// Starts the server on the current tokio runtime and logs the admin in
-    /// (unless the admin must change the password first).
+    /// (unless the admin must change the password first). Without a
+    /// `cloud.access_token` in the settings, it makes one up: a static token, so
+    /// it outlives every reset.
     pub async fn start(self) -> Result<Sandbox, EmbedError> {
-        let settings = self.settings;
+        let mut settings = self.settings;
+        if settings.cloud.access_token.is_empty() {
+            settings.cloud.access_token = crate::domain::cloud_tokens::new_token();
+        }
         settings.validate()?;
+        let cloud_token = settings.cloud.access_token.expose().to_owned();
+        let phone_number_id = settings.cloud.phone_number_id.clone();
+        let waba_id = settings.cloud.waba_id.clone();
         let seed = Seed::load(&settings)?;
         let control_token =
             Some(settings.control.token.expose().to_owned()).filter(|t| !t.is_empty());
@@ -201,6 +183,9 @@ impl SandboxBuilder {
             url: format!("http://{addr}"),
             admin_token: None,
             control_token,
+            cloud_token,
+            phone_number_id,
+            waba_id,
             stop: Some(stop),
             server: Some(server),
         };
@@ -254,6 +239,23 @@ impl Sandbox {
     /// The admin token, or `None` when the admin must change the password first.
     pub fn try_admin_token(&self) -> Option<&str> {
         self.admin_token.as_deref()
+    }
+
+    /// A Cloud access token with both scopes that never expires and outlives
+    /// resets (`cloud.access_token`: the configured one, or one made up at start).
+    pub fn cloud_token(&self) -> &str {
+        &self.cloud_token
+    }
+
+    /// The first number's phone-number ID (`cloud.phone_number_id`): the number
+    /// both flavors act on, as in `POST /v22.0/{id}/register`.
+    pub fn phone_number_id(&self) -> &str {
+        &self.phone_number_id
+    }
+
+    /// The WhatsApp Business Account ID (`cloud.waba_id`).
+    pub fn waba_id(&self) -> &str {
+        &self.waba_id
     }
 
     /// `GET /__sandbox/state`.
@@ -372,6 +374,7 @@ impl std::fmt::Debug for Sandbox {
         f.debug_struct("Sandbox")
             .field("url", &self.url)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("cloud_token", &"***")
             .finish_non_exhaustive()
     }
 }
