@@ -1,7 +1,7 @@
 //! Cloud API access tokens (docs/behaviour.md#cloud-tokens): opaque strings that
 //! start with `EAA` and carry at least 256 random bits, with scopes and an
 //! optional expiry. They come from the static `cloud.access_token`, from a seed
-//! file, or from the control plane's mint. Only a token's SHA-256 digest is kept,
+//! file, or from the control plane's mint. Only a token's digest (BLAKE2s-256) is kept,
 //! in memory and on disk (the same digest as the On-Premises tokens'), so a leaked
 //! state file holds no usable token; a minted token is durable before it is shown.
 //! An expired token is remembered for a while so it can be answered "expired".
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
 
-use super::users::tokens::{hex_digest, token_digest};
+use super::users::tokens::{digest_key, find, token_digest};
 use super::{flatten, Unavailable};
 use crate::clock::{now_ms, now_secs};
 use crate::secret::Secret;
@@ -139,22 +139,20 @@ impl CloudTokens {
         }
     }
 
-    /// What `token` may do, or why it may not. The lookup is by SHA-256 digest, so
+    /// What `token` may do, or why it may not. The lookup is by digest, so
     /// comparing bytes of the digest reveals nothing usable.
     pub fn authenticate(&self, token: &str) -> Result<Access, CloudAuthError> {
-        let mut buf = [0u8; 64];
-        let digest = hex_digest(token, &mut buf);
-        if self.static_digest.as_deref() == Some(digest) {
-            return Ok(Access {
-                scopes: Scope::ALL.to_vec(),
-            });
+        if let Some(static_digest) = &self.static_digest {
+            let mut buf = [0u8; 67];
+            if static_digest == digest_key(token, &mut buf) {
+                return Ok(Access {
+                    scopes: Scope::ALL.to_vec(),
+                });
+            }
         }
         let now = now_secs();
         self.store.read(|state| {
-            let record = state
-                .cloud_tokens
-                .get(digest)
-                .ok_or(CloudAuthError::Unknown)?;
+            let (_, record) = find(&state.cloud_tokens, token).ok_or(CloudAuthError::Unknown)?;
             match record.expires_at {
                 Some(expired_at) if expired_at <= now => {
                     Err(CloudAuthError::Expired { expired_at, now })

@@ -29,14 +29,14 @@ pub enum Op {
     },
     /// Adds a token.
     PutToken {
-        /// Hex SHA-256 of the token.
+        /// Digest of the token (see `domain::users::tokens`).
         digest: String,
         /// Owner and expiry.
         token: TokenRecord,
     },
     /// Revokes a token.
     DeleteToken {
-        /// Hex SHA-256 of the token.
+        /// Digest of the token (see `domain::users::tokens`).
         digest: String,
     },
     /// Schema 1: sets two-step verification of the (first) number. Read from old
@@ -67,14 +67,14 @@ pub enum Op {
     },
     /// Adds a Cloud access token.
     PutCloudToken {
-        /// Hex SHA-256 of the token.
+        /// Digest of the token (see `domain::users::tokens`).
         digest: String,
         /// Scopes and expiry.
         token: CloudTokenRecord,
     },
     /// Removes a Cloud access token.
     DeleteCloudToken {
-        /// Hex SHA-256 of the token.
+        /// Digest of the token (see `domain::users::tokens`).
         digest: String,
     },
     /// Replaces everything (sandbox reset).

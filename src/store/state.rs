@@ -1,5 +1,5 @@
 //! The versioned on-disk schema. Plain data: no I/O, no hashing, no HTTP.
-//! Secrets appear only as argon2id hashes (passwords, PIN) and SHA-256 digests
+//! Secrets appear only as argon2id hashes (passwords, PIN) and token digests (BLAKE2s-256, or SHA-256 from earlier releases)
 //! (tokens), each wrapped in `Secret` so no `Debug` can print them.
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,12 +34,12 @@ pub struct State {
     pub seq: u64,
     /// Users by name.
     pub users: BTreeMap<String, UserRecord>,
-    /// Live tokens by the hex SHA-256 digest of the token.
+    /// Live tokens by the digest of the token (see `domain::users::tokens`).
     pub tokens: HashMap<String, TokenRecord>,
     /// The WhatsApp Business Account's phone numbers, never empty. The first is
     /// the number the On-Premises API acts on (docs/behaviour.md#numbers).
     pub numbers: Vec<NumberRecord>,
-    /// Cloud API access tokens by the hex SHA-256 digest of the token.
+    /// Cloud API access tokens by the digest of the token (see `domain::users::tokens`).
     pub cloud_tokens: HashMap<String, CloudTokenRecord>,
 }
 

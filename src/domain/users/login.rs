@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use std::sync::atomic::Ordering;
 
-use super::tokens::{hex_digest, new_token, oldest_over_cap, token_digest};
+use super::tokens::{find, new_token, oldest_over_cap, token_digest};
 use super::{Principal, UserError, Users};
 use crate::clock::now_secs;
 use crate::domain::flatten;
@@ -39,13 +39,11 @@ pub struct Issued {
 
 impl Users {
     /// The user holding `token`, if it is known and not expired. The lookup is by
-    /// SHA-256 digest, so comparing bytes of the digest reveals nothing usable.
+    /// digest, so comparing bytes of the digest reveals nothing usable.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let mut buf = [0u8; 64];
-        let digest = hex_digest(token, &mut buf);
         let now = now_secs();
         self.store.read(|state| {
-            let record = state.tokens.get(digest)?;
+            let (_, record) = find(&state.tokens, token)?;
             if record.expires_at <= now {
                 return None;
             }
@@ -169,10 +167,12 @@ impl Users {
 
     /// `POST /v1/users/logout`: revokes `token`.
     pub async fn logout(&self, token: &str) -> Result<(), UserError> {
-        let digest = token_digest(token);
+        let token = token.to_owned();
         self.store
             .commit(move |tx| {
-                if tx.state().tokens.contains_key(&digest) {
+                // Under its current key or an earlier release's.
+                if let Some((digest, _)) = find(&tx.state().tokens, &token) {
+                    let digest = digest.clone();
                     tx.push(Op::DeleteToken { digest });
                 }
                 Ok(())
