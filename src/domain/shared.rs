@@ -35,8 +35,9 @@ impl SharedState {
         if !self.shared {
             return Ok(());
         }
-        self.store
-            .refresh()
+        // Boxed: the database client's futures are large, and inline they would
+        // make every request's future (file backend included) that large to move.
+        Box::pin(self.store.refresh())
             .await
             .map_err(Unavailable::StateUnreachable)
     }
