@@ -142,7 +142,10 @@ impl Control {
         for number in numbers {
             summaries.push(NumberSummary {
                 pin_guesses: self.registration.guess_budget(number.id.as_str()).await?,
-                registrations: self.registration.registration_budget(number.id.as_str()),
+                registrations: self
+                    .registration
+                    .registration_budget(number.id.as_str())
+                    .await?,
                 number,
             });
         }

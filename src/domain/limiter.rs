@@ -303,6 +303,99 @@ impl SlidingLimit {
     }
 }
 
+/// A moving-window budget per key ([`SlidingLimit`]'s rule), in this server's
+/// memory with the file backend and in the database when the state is shared, so
+/// every server takes from the same budget (docs/behaviour.md#several-replicas).
+#[derive(Debug)]
+pub struct SlidingBudget {
+    /// Events allowed per window.
+    max: u32,
+    /// Window length.
+    window: Duration,
+    /// Where the events are counted.
+    home: SlidingHome,
+}
+
+/// Where a [`SlidingBudget`] counts.
+#[derive(Debug)]
+enum SlidingHome {
+    /// This server's memory.
+    Local(SlidingLimit),
+    /// The shared database, under `scope`.
+    Shared {
+        /// The database's counters.
+        counters: SharedCounters,
+        /// Names this budget's keys apart from other budgets'.
+        scope: &'static str,
+    },
+}
+
+impl SlidingBudget {
+    /// At most `max` events per key in any `window`; shared when `store`'s state is.
+    pub fn new(store: &Store, scope: &'static str, max: u32, window: Duration) -> SlidingBudget {
+        let home = match store.shared_counters() {
+            Some(counters) => SlidingHome::Shared { counters, scope },
+            None => SlidingHome::Local(SlidingLimit::new(max, window)),
+        };
+        SlidingBudget { max, window, home }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Counts one event for `key` unless its budget is used up; false when it is.
+    pub async fn try_take(&self, key: &str) -> Result<bool, Unavailable> {
+        match &self.home {
+            SlidingHome::Local(l) => Ok(l.try_take(key)),
+            SlidingHome::Shared { counters, scope } => counters
+                .window_take(scope, key, self.max, self.window)
+                .await
+                .map_err(Unavailable::StateUnreachable),
+        }
+    }
+
+    /// Takes back the last event of `key` (the call it counted did not happen).
+    pub async fn give_back(&self, key: &str) -> Result<(), Unavailable> {
+        match &self.home {
+            SlidingHome::Local(l) => {
+                l.give_back(key);
+                Ok(())
+            }
+            SlidingHome::Shared { counters, scope } => counters
+                .window_give_back(scope, key)
+                .await
+                .map_err(Unavailable::StateUnreachable),
+        }
+    }
+
+    /// Events of `key` in the window now.
+    pub async fn used(&self, key: &str) -> Result<u32, Unavailable> {
+        match &self.home {
+            SlidingHome::Local(l) => Ok(l.used(key)),
+            SlidingHome::Shared { counters, scope } => counters
+                .window_used(scope, key, self.window)
+                .await
+                .map_err(Unavailable::StateUnreachable),
+        }
+    }
+
+    /// Forgets every event (control-plane reset).
+    pub async fn clear(&self) -> Result<(), Unavailable> {
+        match &self.home {
+            SlidingHome::Local(l) => {
+                l.clear();
+                Ok(())
+            }
+            SlidingHome::Shared { counters, scope } => counters
+                .window_clear(scope)
+                .await
+                .map_err(Unavailable::StateUnreachable),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

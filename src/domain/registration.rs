@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::hasher::Hasher;
-use super::limiter::{self, SlidingLimit};
+use super::limiter::{self, SlidingBudget};
 use super::numbers::PhoneNumberId;
 use super::pin::{Pin, PinError};
 use super::two_step::{enabled_with, TwoStep};
@@ -91,7 +91,7 @@ pub struct Registration {
     /// `account.max_pin_guesses`.
     max_guesses: u32,
     /// Register and deregister calls per number.
-    registrations: SlidingLimit,
+    registrations: SlidingBudget,
     /// `account.cc` and `account.phone_number`: the On-Premises number's digits.
     cc: String,
     /// See `cc`.
@@ -119,13 +119,19 @@ impl Registration {
             GUESS_WINDOW,
             1024,
         );
+        let registrations = SlidingBudget::new(
+            &store,
+            "registrations",
+            settings.cloud.max_registrations,
+            REGISTRATION_WINDOW,
+        );
         Registration {
             store,
             two_step,
             hasher,
             guesses,
             max_guesses: account.max_pin_guesses,
-            registrations: SlidingLimit::new(settings.cloud.max_registrations, REGISTRATION_WINDOW),
+            registrations,
             cc: account.cc.clone(),
             phone_number: account.phone_number.clone(),
             vname: account.vname.clone(),
@@ -145,7 +151,7 @@ impl Registration {
 
     /// Forgets wrong-guess and registration counts (control-plane reset).
     pub async fn clear_budgets(&self) -> Result<(), Unavailable> {
-        self.registrations.clear();
+        self.registrations.clear().await?;
         self.guesses.clear().await
     }
 
@@ -159,11 +165,11 @@ impl Registration {
     }
 
     /// The register/deregister budget of `number` now.
-    pub fn registration_budget(&self, number: &str) -> Budget {
-        Budget {
-            used: self.registrations.used(number),
+    pub async fn registration_budget(&self, number: &str) -> Result<Budget, Unavailable> {
+        Ok(Budget {
+            used: self.registrations.used(number).await?,
             limit: self.registrations.max(),
-        }
+        })
     }
 
     /// The PIN guard: refused while the number's guesses are used up; a wrong PIN
@@ -223,8 +229,8 @@ impl Registration {
     }
 
     /// Takes one register/deregister call from `number`'s budget.
-    fn take_registration(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
-        if self.registrations.try_take(number.as_str()) {
+    async fn take_registration(&self, number: &PhoneNumberId) -> Result<(), RegistrationError> {
+        if self.registrations.try_take(number.as_str()).await? {
             Ok(())
         } else {
             Err(RegistrationError::TooManyRegistrations)
@@ -249,9 +255,9 @@ impl Registration {
         if let Some(retry_after) = self.guesses.retry_after(&key).await? {
             return Err(RegistrationError::TooManyGuesses { retry_after });
         }
-        self.take_registration(number)?;
+        self.take_registration(number).await?;
         let result = self.registered_with(number, pin, enabled).await;
-        self.refund_if_unavailable(number, &result);
+        self.refund_if_unavailable(number, &result).await;
         result
     }
 
@@ -305,13 +311,15 @@ impl Registration {
 
     /// A call that failed for want of the server did not happen: it gives its
     /// place in the register/deregister budget back.
-    fn refund_if_unavailable(
+    async fn refund_if_unavailable(
         &self,
         number: &PhoneNumberId,
         result: &Result<(), RegistrationError>,
     ) {
         if matches!(result, Err(RegistrationError::Unavailable(_))) {
-            self.registrations.give_back(number.as_str());
+            if let Err(e) = self.registrations.give_back(number.as_str()).await {
+                tracing::warn!(error = %e, "a refused call's budget place was not given back");
+            }
         }
     }
 
@@ -322,9 +330,9 @@ impl Registration {
         if self.two_step.is_enabled(number).is_none() {
             return Err(RegistrationError::UnknownNumber);
         }
-        self.take_registration(number)?;
+        self.take_registration(number).await?;
         let result = self.deregistered(number).await;
-        self.refund_if_unavailable(number, &result);
+        self.refund_if_unavailable(number, &result).await;
         result
     }
 

@@ -148,13 +148,35 @@ impl Database {
     async fn refresh(&self, _live: &RwLock<State>) -> Result<(), String> {
         match *self {}
     }
-    async fn counter_blocked(
+    async fn counter_status(
+        &self,
+        _scope: &str,
+        _key: &str,
+        _window: std::time::Duration,
+    ) -> Result<Option<(u32, std::time::Duration)>, String> {
+        match *self {}
+    }
+    async fn window_take(
         &self,
         _scope: &str,
         _key: &str,
         _max: u32,
         _window: std::time::Duration,
     ) -> Result<bool, String> {
+        match *self {}
+    }
+    async fn window_give_back(&self, _scope: &str, _key: &str) -> Result<(), String> {
+        match *self {}
+    }
+    async fn window_used(
+        &self,
+        _scope: &str,
+        _key: &str,
+        _window: std::time::Duration,
+    ) -> Result<u32, String> {
+        match *self {}
+    }
+    async fn window_clear(&self, _scope: &str) -> Result<(), String> {
         match *self {}
     }
     async fn counter_record(
@@ -564,5 +586,36 @@ impl SharedCounters {
     /// Forgets every key of `scope`.
     pub async fn clear(&self, scope: &str) -> Result<(), String> {
         self.db.counter_clear(scope).await
+    }
+
+    /// Moving window: counts one event unless `max` fall in the last `window`.
+    pub async fn window_take(
+        &self,
+        scope: &str,
+        key: &str,
+        max: u32,
+        window: std::time::Duration,
+    ) -> Result<bool, String> {
+        self.db.window_take(scope, key, max, window).await
+    }
+
+    /// Moving window: takes back `key`'s latest event.
+    pub async fn window_give_back(&self, scope: &str, key: &str) -> Result<(), String> {
+        self.db.window_give_back(scope, key).await
+    }
+
+    /// Moving window: `key`'s events in the last `window`.
+    pub async fn window_used(
+        &self,
+        scope: &str,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<u32, String> {
+        self.db.window_used(scope, key, window).await
+    }
+
+    /// Moving window: forgets every event of `scope`.
+    pub async fn window_clear(&self, scope: &str) -> Result<(), String> {
+        self.db.window_clear(scope).await
     }
 }

@@ -86,4 +86,94 @@ impl Database {
         })
         .await
     }
+
+    /// Moving window: counts one event for `key` of `scope` unless `max` fall in
+    /// the last `window`; false when the budget is used up. Serialised per key by a
+    /// transaction-scoped advisory lock, so two servers cannot both take the last place.
+    pub async fn window_take(
+        &self,
+        scope: &str,
+        key: &str,
+        max: u32,
+        window: Duration,
+    ) -> Result<bool, String> {
+        let (max, secs) = (i64::from(max), window.as_secs_f64());
+        let lock = format!("{scope}/{key}");
+        let lock = lock.as_str();
+        self.with_client(|c| async move {
+            let rows = c
+                .query_typed(
+                    "WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0))),
+                          live AS (SELECT count(*) AS n FROM wa_twostep_events, lock
+                                   WHERE scope = $1 AND key = $2 AND at > now() - make_interval(secs => $3))
+                     INSERT INTO wa_twostep_events (scope, key)
+                     SELECT $1, $2 FROM live WHERE live.n < $5
+                     RETURNING id",
+                    &[
+                        (&scope, Type::TEXT),
+                        (&key, Type::TEXT),
+                        (&secs, Type::FLOAT8),
+                        (&lock, Type::TEXT),
+                        (&max, Type::INT8),
+                    ],
+                )
+                .await?;
+            Ok(!rows.is_empty())
+        })
+        .await
+    }
+
+    /// Moving window: takes back the latest event of `key` (its call did not happen).
+    pub async fn window_give_back(&self, scope: &str, key: &str) -> Result<(), String> {
+        self.with_client(|c| async move {
+            c.query_typed(
+                "DELETE FROM wa_twostep_events WHERE id = (
+                     SELECT id FROM wa_twostep_events WHERE scope = $1 AND key = $2
+                     ORDER BY at DESC, id DESC LIMIT 1)",
+                &[(&scope, Type::TEXT), (&key, Type::TEXT)],
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moving window: the events of `key` in the last `window`.
+    pub async fn window_used(
+        &self,
+        scope: &str,
+        key: &str,
+        window: Duration,
+    ) -> Result<u32, String> {
+        let secs = window.as_secs_f64();
+        self.with_client(|c| async move {
+            let row = c
+                .query_typed(
+                    "SELECT count(*) FROM wa_twostep_events
+                     WHERE scope = $1 AND key = $2 AND at > now() - make_interval(secs => $3)",
+                    &[
+                        (&scope, Type::TEXT),
+                        (&key, Type::TEXT),
+                        (&secs, Type::FLOAT8),
+                    ],
+                )
+                .await?;
+            let n: i64 = row.first().map_or(0, |r| r.get(0));
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    /// Moving window: forgets every event of `scope`.
+    pub async fn window_clear(&self, scope: &str) -> Result<(), String> {
+        self.with_client(|c| async move {
+            c.query_typed(
+                "DELETE FROM wa_twostep_events WHERE scope = $1",
+                &[(&scope, Type::TEXT)],
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
 }

@@ -7,7 +7,7 @@
 use tokio_postgres::Client;
 
 /// Schema version this build writes and reads.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// Advisory lock key held while migrating ("wa-twostep" in ASCII, shortened).
 const MIGRATION_LOCK: i64 = 0x7761_2d74_776f;
@@ -38,6 +38,15 @@ const MIGRATIONS: [&str; VERSION as usize] = [
          n integer NOT NULL,
          PRIMARY KEY (scope, key)
      );",
+    // 2: moving-window budgets (the Cloud API's register/deregister calls): one
+    // row per counted event.
+    "CREATE TABLE wa_twostep_events (
+         id bigserial PRIMARY KEY,
+         scope text NOT NULL,
+         key text NOT NULL,
+         at timestamptz NOT NULL DEFAULT now()
+     );
+     CREATE INDEX wa_twostep_events_key ON wa_twostep_events (scope, key, at);",
 ];
 
 /// Creates or migrates the schema; refuses a newer one.

@@ -1,9 +1,11 @@
-//! The failed-login limiter and the PIN-guess budget are shared: failures counted
-//! on one server count on the other, and a reset on one clears them for both.
+//! The failed-login limiter, the PIN-guess budget and the Cloud register/deregister
+//! budget are shared: what one server counts counts on the other, and a reset on
+//! one clears them for both.
 
 use reqwest::Method;
 use serde_json::json;
 
+use crate::support::graph::*;
 use crate::support::postgres::Replicas;
 use crate::support::*;
 
@@ -42,4 +44,26 @@ async fn wrong_pins_through_both_servers_share_one_budget() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn register_and_deregister_calls_through_both_servers_share_one_budget() {
+    let r = Replicas::start(&[
+        ("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", CLOUD_TOKEN),
+        ("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "3"),
+    ])
+    .await;
+    let first = r.a.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await;
+    expect_graph_success(first).await;
+    expect_graph_success(r.b.graph_deregister(CLOUD_TOKEN, PHONE_ID).await).await;
+    expect_graph_success(r.a.graph_register(CLOUD_TOKEN, PHONE_ID, "123456").await).await;
+    // Three calls in all, two on A: the budget is used up on B too.
+    let refused = r.b.graph_deregister(CLOUD_TOKEN, PHONE_ID).await;
+    expect_graph_error(refused, too_many_registrations()).await;
+    let refused = r.a.graph_deregister(CLOUD_TOKEN, PHONE_ID).await;
+    expect_graph_error(refused, too_many_registrations()).await;
+
+    let reset = r.b.call(Method::POST, "/__sandbox/reset", None, None).await;
+    expect_status(reset, 200).await;
+    expect_graph_success(r.a.graph_deregister(CLOUD_TOKEN, PHONE_ID).await).await;
 }
