@@ -885,7 +885,7 @@ def durable_and_pg_rows(R, tmp, pg, pg_skip):
                 ("pg_durable_many_rps", f"PostgreSQL: durable changes, {DURABLE_CONNS} clients, vs file store",
                  "≥ 0.3× file"),
                 ("pg_change_p99_ms", "PostgreSQL: p99 of a change, 1 client, vs file store", "≤ 3× file")):
-            row(R, fid, figure, None, None, "", None, goal, None, pg_skip)
+            row(R, fid, figure, "skipped", None, "", None, goal, None, pg_skip)
         return
     p = out["postgres"]
     for key, label, goal in (("one", "1 client", 0.3), ("many", f"{DURABLE_CONNS} clients", 0.3)):
