@@ -1,5 +1,6 @@
 -- wrk script for bench/run.sh. Configured by environment variables:
---   WRK_MODE      delete | post | mix (alternating POST then DELETE)
+--   WRK_MODE      delete | post | mix (alternating POST then DELETE) | get (GET WRK_PATH)
+--   WRK_PATH      path for get mode (e.g. the Cloud number /v22.0/106540352242922)
 --   WRK_TOKEN     bearer token (required)
 --   WRK_PIN       PIN for POST (default 123456)
 --   WRK_DELAY_MS  think time before each request, per connection (default 0)
@@ -12,6 +13,7 @@ local pin = os.getenv("WRK_PIN") or "123456"
 local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 
 local path = "/v1/settings/account/two-step"
+local get_path = os.getenv("WRK_PATH") or path
 local auth = { ["Authorization"] = "Bearer " .. token }
 local post_headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 local post_body = '{"pin":"' .. pin .. '"}'
@@ -28,6 +30,9 @@ ok2xx, s401, s503, s5xx, other = 0, 0, 0, 0, 0
 
 function request()
   n = n + 1
+  if mode == "get" then
+    return wrk.format("GET", get_path, auth, nil)
+  end
   if mode == "post" or (mode == "mix" and n % 2 == 1) then
     return wrk.format("POST", path, post_headers, post_body)
   end

@@ -6,6 +6,9 @@
 //!   (default `bench-token`) → `{"meta":{"version":"v2.45.1","api_status":"stable"}}`, else 401
 //! - `POST /v1/settings/account/two-step` `{"pin":"123456"}`, same token: hashes the PIN
 //!   with argon2id (19456 KiB, t=2, p=1) in `spawn_blocking`, unbounded — the naive way.
+//! - `GET /{version}/{id}` (the Cloud number read) with `Authorization: Bearer
+//!   $BASELINE_CLOUD_TOKEN` (default `EAAbenchtoken0123456789abcdefghijklmnop`) → the
+//!   default number's fields as a static body of the same shape and size, else 401.
 //!
 //! and prints `listening on http://HOST:PORT` on stdout when ready. No logs, no state.
 //!
@@ -26,6 +29,8 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 
 const META: &str = r#"{"meta":{"version":"v2.45.1","api_status":"stable"}}"#;
+/// What wa-twostep answers to `GET /v22.0/106540352242922` by default (same bytes).
+const NUMBER: &str = r#"{"code_verification_status":"VERIFIED","display_phone_number":"+1 5550100","id":"106540352242922","quality_rating":"GREEN","verified_name":"Sandbox Business"}"#;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19456, 2, 1, None).expect("valid argon2 parameters");
@@ -53,6 +58,15 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .is_some_and(|t| t == token)
 }
 
+/// Leaks an environment variable (or its default) for the life of the process.
+fn env_static(name: &str, default: &str) -> &'static str {
+    Box::leak(
+        std::env::var(name)
+            .unwrap_or_else(|_| default.into())
+            .into_boxed_str(),
+    )
+}
+
 fn meta() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], META).into_response()
 }
@@ -63,10 +77,10 @@ struct Pin {
 }
 
 async fn serve(listen: &str) {
-    let token: &'static str = Box::leak(
-        std::env::var("BASELINE_TOKEN")
-            .unwrap_or_else(|_| "bench-token".into())
-            .into_boxed_str(),
+    let token = env_static("BASELINE_TOKEN", "bench-token");
+    let cloud_token = env_static(
+        "BASELINE_CLOUD_TOKEN",
+        "EAAbenchtoken0123456789abcdefghijklmnop",
     );
     let app = Router::new()
         .route(
@@ -95,6 +109,16 @@ async fn serve(listen: &str) {
                 match tokio::task::spawn_blocking(move || hash(&pin)).await {
                     Ok(_) => meta(),
                     Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/{version}/{id}",
+            get(move |headers: HeaderMap| async move {
+                if authorized(&headers, cloud_token) {
+                    ([(header::CONTENT_TYPE, "application/json")], NUMBER).into_response()
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
                 }
             }),
         );
