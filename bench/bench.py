@@ -289,8 +289,9 @@ def mib(kib):
     return kib / 1024
 
 
-def sha256_hex(s):
-    return hashlib.sha256(s.encode()).hexdigest()
+def token_key(s):
+    """The key the server stores a token under: `b2:` and hex BLAKE2s-256."""
+    return "b2:" + hashlib.blake2s(s.encode(), digest_size=32).hexdigest()
 
 
 def inject_state(state_path, known_token, n_tokens, n_users, n_numbers=0):
@@ -312,9 +313,9 @@ def inject_state(state_path, known_token, n_tokens, n_users, n_numbers=0):
         rec.update(username="admin", expires_at=far)
         return rec
 
-    tokens[sha256_hex(known_token)] = token_record()
+    tokens[token_key(known_token)] = token_record()
     for _ in range(n_tokens):
-        tokens[secrets.token_hex(32)] = token_record()
+        tokens["b2:" + secrets.token_hex(32)] = token_record()
     users = st["users"]
     admin = users["admin"]
     for i in range(n_users):
