@@ -12,18 +12,9 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
+source .ci/lib.sh
 for heading in "## On-Premises walkthrough" "## Cloud walkthrough"; do
-  WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
-    "$bin" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-  pid=$!
-  for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
-    sleep 0.05
-  done
-  url=$(sed -n 's/^listening on //p' "$work/stdout")
-  [ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+  start_server
   bash .ci/walkthrough.sh "$url" "$heading"
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  pid=
+  stop_server
 done

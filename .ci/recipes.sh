@@ -60,10 +60,8 @@ echo "start-and-wait on a taken port: fails as it should"
 echo "-- recipes/pytest"
 venv=$target/recipe-venv
 pytest_version=9.2.0
-"$venv/bin/pytest" --version 2>/dev/null | grep -qF "$pytest_version" || {
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==$pytest_version"
-}
+source .ci/lib.sh
+python_venv "$venv" "\"$venv/bin/pytest\" --version | grep -qF '$pytest_version'" "pytest==$pytest_version"
 WA_SANDBOX_BIN=$bin "$venv/bin/pytest" -q -p no:cacheprovider recipes/pytest
 
 echo "-- examples/embedded.rs"

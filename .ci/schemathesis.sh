@@ -23,29 +23,20 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
 target=$(bash .ci/target-dir.sh)
 venv=$target/schemathesis-venv
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+source .ci/lib.sh
+python_venv "$venv" "\"$venv/bin/schemathesis\" --version | grep -qF '$SCHEMATHESIS_VERSION'" \
+  "schemathesis==$SCHEMATHESIS_VERSION"
 
 cargo build --locked --quiet
+bin=$target/debug/wa-twostep
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 cloud_token=EAAschemathesis0123456789abcdefghijklmnop
-WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 \
-  WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
+start_server WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS=1000000 WA_TWOSTEP_LOG__LEVEL=warn \
   WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS=1000000 \
-  WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES=1000000 \
-  "$target/debug/wa-twostep" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-for _ in $(seq 1 200); do
-  grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
-  sleep 0.05
-done
-url=$(sed -n 's/^listening on //p' "$work/stdout")
-[ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+  WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES=1000000
 
 token=$(curl -sf -X POST -u admin:secret -H 'Content-Type: application/json' \
   -d '{"new_password":"Sandbox-Pa55!"}' "$url/v1/users/login" | sed -E 's/.*"token":"([^"]+)".*/\1/')
