@@ -29,6 +29,8 @@ use crate::config::Settings;
 use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
 use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::manager::outbox::Outbox;
+use crate::domain::manager::Manager;
 use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::seed::{Seed, SeedError};
@@ -190,6 +192,14 @@ impl App {
             &settings,
         ));
         let numbers = Arc::new(Numbers::new(store.clone()));
+        let outbox = Arc::new(Outbox::new(settings.manager.outbox_capacity as usize));
+        let manager = Arc::new(Manager::new(
+            store.clone(),
+            two_step.clone(),
+            registration.clone(),
+            outbox.clone(),
+            &settings.manager,
+        ));
         let cloud_tokens = Arc::new(CloudTokens::new(
             store.clone(),
             &settings.cloud.access_token,
@@ -208,7 +218,8 @@ impl App {
             cloud_tokens.clone(),
         )
         .on_reset(faults.clone())
-        .on_reset(journal.clone());
+        .on_reset(journal.clone())
+        .on_reset(outbox);
         let state = AppState {
             users,
             two_step,
@@ -216,6 +227,7 @@ impl App {
             registration,
             numbers,
             cloud_tokens,
+            manager,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,

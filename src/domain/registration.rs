@@ -167,8 +167,13 @@ impl Registration {
     }
 
     /// The PIN guard: refused while the number's guesses are used up; a wrong PIN
-    /// counts one guess.
-    async fn check_pin(&self, number: &PhoneNumberId, pin: &Pin) -> Result<(), RegistrationError> {
+    /// counts one guess. WhatsApp Manager's Change PIN uses it too, so a wrong
+    /// current PIN spends the same budget (docs/behaviour.md#whatsapp-manager).
+    pub async fn check_pin(
+        &self,
+        number: &PhoneNumberId,
+        pin: &Pin,
+    ) -> Result<(), RegistrationError> {
         let key = number.as_str().to_owned();
         if let Some(retry_after) = self.guesses.retry_after(&key).await? {
             return Err(RegistrationError::TooManyGuesses { retry_after });

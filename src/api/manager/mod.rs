@@ -1,0 +1,26 @@
+//! WhatsApp Manager's edge (docs/behaviour.md#whatsapp-manager): [`json`] (the
+//! JSON endpoints and the outbox). The actions shared by the JSON endpoints and
+//! the pages live here, so both do the same after a change (SMTP delivery, the
+//! security webhook).
+
+pub mod json;
+
+use crate::api::AppState;
+use crate::domain::manager::outbox::Email;
+use crate::domain::manager::{LinkError, ManagerError};
+use crate::domain::numbers::{Number, PhoneNumberId};
+
+/// Turn off: the link is stored, the email is in the outbox.
+pub async fn turn_off(
+    state: &AppState,
+    id: &PhoneNumberId,
+    base: &str,
+) -> Result<Email, ManagerError> {
+    let sent = state.manager.request_turn_off(id, base).await?;
+    Ok(sent.email)
+}
+
+/// The reset link used: two-step is off.
+pub async fn confirm_reset(state: &AppState, token: &str) -> Result<Number, LinkError> {
+    state.manager.confirm_reset(token).await
+}
