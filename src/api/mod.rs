@@ -165,6 +165,33 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                     .delete(ctl::clear_faults),
             )
             .route("/__sandbox/cloud/tokens", post(control::cloud_tokens::mint))
+            .route("/__sandbox/manager", get(manager::pages::to_index))
+            .route("/__sandbox/manager/", get(manager::pages::index))
+            .route("/__sandbox/manager/style.css", get(manager::pages::style))
+            .route(
+                "/__sandbox/manager/login",
+                get(manager::pages::login_form).post(manager::pages::login),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/",
+                get(manager::pages::number),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/change-pin",
+                post(manager::pages::change_pin),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/set-pin",
+                post(manager::pages::set_pin),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/turn-off",
+                post(manager::pages::turn_off),
+            )
+            .route(
+                "/__sandbox/manager/reset/{token}",
+                get(manager::pages::reset).post(manager::pages::confirm_reset),
+            )
             .route(
                 "/__sandbox/manager/api/numbers",
                 get(manager::json::numbers),

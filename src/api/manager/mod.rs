@@ -1,9 +1,12 @@
 //! WhatsApp Manager's edge (docs/behaviour.md#whatsapp-manager): [`json`] (the
-//! JSON endpoints and the outbox). The actions shared by the JSON endpoints and
+//! JSON endpoints and the outbox), [`pages`] (the HTML pages, templates in
+//! `templates/`) and [`session`] (their login and CSRF tokens). The actions shared by the JSON endpoints and
 //! the pages live here, so both do the same after a change (SMTP delivery, the
 //! security webhook).
 
 pub mod json;
+pub mod pages;
+pub mod session;
 
 use crate::api::AppState;
 use crate::domain::manager::outbox::Email;

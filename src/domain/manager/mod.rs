@@ -163,6 +163,11 @@ impl Manager {
         }
     }
 
+    /// `manager.business_email`.
+    pub fn business_email(&self) -> &str {
+        &self.business_email
+    }
+
     /// The outbox.
     pub fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox

@@ -1,5 +1,8 @@
 //! WhatsApp Manager: Change PIN and Set PIN with their form rules and the shared
-//! PIN-guess budget, Turn off by emailed one-time link, and the outbox.
+//! PIN-guess budget, Turn off by emailed one-time link, and the outbox; the
+//! HTML pages, their login and CSRF tokens.
 
+mod login;
+mod pages;
 mod pin;
 mod reset;
