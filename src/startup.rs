@@ -23,6 +23,7 @@ use crate::api::cloud::CloudConfig;
 use crate::api::control::faults::Faults;
 use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
+use crate::api::manager::webhooks::Webhooks;
 use crate::api::public_url::PublicUrl;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
@@ -184,7 +185,13 @@ impl App {
             store.stats().clone(),
         ));
         let users = Arc::new(Users::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
-        let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
+        let webhooks = Webhooks::new(
+            &settings.cloud.webhook_url,
+            &settings.cloud.app_secret,
+            &settings.cloud.waba_id,
+        );
+        let two_step =
+            Arc::new(TwoStep::new(store.clone(), hasher.clone()).with_events(webhooks.clone()));
         let registration = Arc::new(Registration::new(
             store.clone(),
             two_step.clone(),
@@ -199,6 +206,7 @@ impl App {
             registration.clone(),
             outbox.clone(),
             &settings.manager,
+            webhooks.clone(),
         ));
         let cloud_tokens = Arc::new(CloudTokens::new(
             store.clone(),
@@ -228,6 +236,7 @@ impl App {
             numbers,
             cloud_tokens,
             manager,
+            webhooks,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,

@@ -104,6 +104,8 @@ pub struct AppState {
     pub cloud_tokens: Arc<CloudTokens>,
     /// WhatsApp Manager: Change PIN, Turn off, the outbox.
     pub manager: Arc<Manager>,
+    /// The `security` webhook's deliveries.
+    pub webhooks: Arc<manager::webhooks::Webhooks>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).
@@ -212,6 +214,7 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                 "/__sandbox/manager/api/reset/{token}",
                 get(manager::json::inspect_reset).post(manager::json::confirm_reset),
             )
+            .route("/__sandbox/webhooks", get(manager::webhooks::list))
             .route(
                 "/__sandbox/emails",
                 get(manager::json::list_emails).delete(manager::json::clear_emails),

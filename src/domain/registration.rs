@@ -279,6 +279,7 @@ impl Registration {
             )
         };
         let id = number.as_str().to_owned();
+        let sets_pin = new_pin.is_some();
         self.store
             .commit(move |tx| {
                 let current = tx
@@ -305,7 +306,11 @@ impl Registration {
                 Ok(())
             })
             .await
-            .map_err(flatten)
+            .map_err(flatten::<RegistrationError>)?;
+        if sets_pin {
+            self.two_step.pin_changed(number);
+        }
+        Ok(())
     }
 
     /// A call that failed for want of the server did not happen: it gives its

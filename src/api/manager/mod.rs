@@ -1,12 +1,14 @@
 //! WhatsApp Manager's edge (docs/behaviour.md#whatsapp-manager): [`json`] (the
 //! JSON endpoints and the outbox), [`pages`] (the HTML pages, templates in
-//! `templates/`) and [`session`] (their login and CSRF tokens). The actions shared by the JSON endpoints and
+//! `templates/`), [`session`] (their login and CSRF tokens) and [`webhooks`]
+//! (the `security` webhook's queue and sender). The actions shared by the JSON endpoints and
 //! the pages live here, so both do the same after a change (SMTP delivery, the
 //! security webhook).
 
 pub mod json;
 pub mod pages;
 pub mod session;
+pub mod webhooks;
 
 use crate::api::AppState;
 use crate::domain::manager::outbox::Email;

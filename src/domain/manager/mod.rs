@@ -113,6 +113,23 @@ impl SecurityEvent {
     }
 }
 
+/// Where security events go once their change is durable (the `security`
+/// webhook, when `cloud.webhook_url` is set). Must not block: the caller is
+/// answering a request.
+pub trait SecuritySink: Send + Sync + std::fmt::Debug {
+    /// Reports `event` for the number `display_phone_number`; `requester` is the
+    /// business email on reset requests.
+    fn emit(&self, event: SecurityEvent, display_phone_number: &str, requester: Option<&str>);
+}
+
+/// A sink that drops everything (no webhook configured).
+#[derive(Debug, Default)]
+pub struct NoEvents;
+
+impl SecuritySink for NoEvents {
+    fn emit(&self, _: SecurityEvent, _: &str, _: Option<&str>) {}
+}
+
 /// The Manager service.
 #[derive(Debug)]
 pub struct Manager {
@@ -128,6 +145,8 @@ pub struct Manager {
     business_email: String,
     /// `manager.reset_link_ttl_secs`.
     ttl_secs: i64,
+    /// Security events.
+    events: Arc<dyn SecuritySink>,
 }
 
 /// What a Turn off request produced.
@@ -152,6 +171,7 @@ impl Manager {
         registration: Arc<Registration>,
         outbox: Arc<Outbox>,
         settings: &ManagerSettings,
+        events: Arc<dyn SecuritySink>,
     ) -> Manager {
         Manager {
             store,
@@ -160,6 +180,7 @@ impl Manager {
             outbox,
             business_email: settings.business_email.clone(),
             ttl_secs: i64::try_from(settings.reset_link_ttl_secs).unwrap_or(i64::MAX / 2),
+            events,
         }
     }
 
@@ -284,6 +305,11 @@ impl Manager {
             smtp: None,
         };
         let outbox_id = self.outbox.push(email.clone());
+        self.events.emit(
+            SecurityEvent::PinResetRequest,
+            &number.display_phone_number,
+            Some(&self.business_email),
+        );
         Ok(ResetRequested { email, outbox_id })
     }
 
@@ -340,6 +366,11 @@ impl Manager {
             })
             .await
             .map_err(flatten)?;
+        self.events.emit(
+            SecurityEvent::PinResetSuccess,
+            &number.display_phone_number,
+            None,
+        );
         Ok(number)
     }
 

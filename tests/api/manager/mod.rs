@@ -1,8 +1,9 @@
 //! WhatsApp Manager: Change PIN and Set PIN with their form rules and the shared
 //! PIN-guess budget, Turn off by emailed one-time link, and the outbox; the
-//! HTML pages, their login and CSRF tokens.
+//! HTML pages, their login and CSRF tokens; the `security` webhook.
 
 mod login;
 mod pages;
 mod pin;
 mod reset;
+mod webhooks;
