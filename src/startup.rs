@@ -252,6 +252,7 @@ impl App {
                 control_enabled: settings.control.enabled,
                 loopback_only: settings.server.listen.ip().is_loopback(),
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+                smtp_addr: crate::config::smtp_addr(&settings.manager.smtp_url).map(str::to_owned),
                 cloud: CloudConfig {
                     enabled: settings.cloud.enabled,
                     waba_id: settings.cloud.waba_id.clone(),

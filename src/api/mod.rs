@@ -85,6 +85,8 @@ pub struct EdgeConfig {
     pub request_timeout: Duration,
     /// The `[cloud]` settings the Cloud edge needs.
     pub cloud: cloud::CloudConfig,
+    /// `host:port` of `manager.smtp_url`; `None`: emails stay in the outbox only.
+    pub smtp_addr: Option<String>,
 }
 
 /// Handles shared by every handler; cheap to clone.

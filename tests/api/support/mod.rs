@@ -13,6 +13,7 @@ pub mod manager;
 pub mod nginx;
 pub mod postgres;
 pub mod raw_http;
+pub mod smtp;
 pub mod webhook;
 
 pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};
