@@ -4,7 +4,8 @@
 # certificate), curl (their client) and postgresql (the replica tests run two
 # servers on a throwaway PostgreSQL cluster: initdb, pg_ctl and psql under
 # /usr/lib/postgresql/<version>/bin, run as the `postgres` user the package
-# creates). Present: nothing is done. Missing as root: `apt-get update` once, then
+# creates), and chromium with chromium-driver (the browser test drives the WhatsApp
+# Manager's pages in headless Chromium through WebDriver). Present: nothing is done. Missing as root: `apt-get update` once, then
 # `apt-get install -y`. Missing otherwise: fails, naming the packages to install,
 # so a run never passes without these tests.
 set -euo pipefail
@@ -16,12 +17,14 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: nginx, openssl, curl and postgresql are installed"
+  echo "deps: nginx, openssl, curl, postgresql, chromium and chromium-driver are installed"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing ${missing[*]}: install them (Debian: sudo apt-get install -y ${missing[*]}); the deployment and replica tests need them" >&2
+  echo "deps: missing ${missing[*]}: install them (Debian: sudo apt-get install -y ${missing[*]}); the deployment, replica and browser tests need them" >&2
   exit 1
 fi
 echo "deps: installing ${missing[*]}"

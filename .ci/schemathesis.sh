@@ -46,9 +46,11 @@ token=$(curl -sf -X POST -u admin:secret -H 'Content-Type: application/json' \
 # left out of the main pass: logout and reset revoke the token, a posted fault
 # makes the next /v1 requests fail on purpose. Routes the document specifies but this build does not
 # serve yet (404 "URL path not found") are left out too. Login takes Basic
-# credentials, so it gets a pass of its own.
+# credentials, so it gets a pass of its own. The Manager's HTML pages are for browsers (the
+# browser test drives them); their JSON twins (tag manager) are fuzzed here.
 excludes=(--exclude-operation-id logout --exclude-operation-id sandboxReset
-  --exclude-operation-id addFault --exclude-operation-id login --exclude-tag cloud)
+  --exclude-operation-id addFault --exclude-operation-id login --exclude-tag cloud
+  --exclude-tag manager-pages)
 unserved() {
   curl -s -X "$1" "$url$2" | grep -qF '"URL path not found"'
 }

@@ -42,6 +42,12 @@ case "$heading" in
   expect '"message":"An access token is required to request this resource.","type":"OAuthException","code":104'
   expect '"two_step":{"enabled":true'
   ;;
+"## WhatsApp Manager walkthrough")
+  expect '"code":133005'
+  expect '"subject":"WhatsApp Two-Step Verification Reset"'
+  expect '{"is_pin_enabled":false,"id":"106540352242922"}'
+  expect '{"success":true}'
+  ;;
 esac
 
 # Every status the walkthrough prints is the one its comment documents, in order.

@@ -40,6 +40,8 @@ pub struct Settings {
     pub account: AccountSettings,
     /// The Cloud API flavor: the WABA, its first number, tokens, versions.
     pub cloud: CloudSettings,
+    /// WhatsApp Manager: the business email, reset links, the outbox, SMTP.
+    pub manager: ManagerSettings,
     /// The `/__sandbox` control plane.
     pub control: ControlSettings,
     /// Request logs.
@@ -325,6 +327,10 @@ pub struct CloudSettings {
     pub latest_version: String,
     /// Register plus deregister calls per number in a moving 72 hours.
     pub max_registrations: u32,
+    /// Where `security` webhooks are POSTed (`http://host:port/path`); empty: none.
+    pub webhook_url: String,
+    /// The app secret that signs webhook bodies (`X-Hub-Signature-256`).
+    pub app_secret: Secret,
 }
 
 impl Default for CloudSettings {
@@ -337,6 +343,33 @@ impl Default for CloudSettings {
             oldest_version: "v21.0".into(),
             latest_version: "v26.0".into(),
             max_registrations: 10,
+            webhook_url: String::new(),
+            app_secret: Secret::default(),
+        }
+    }
+}
+
+/// `[manager]`: the WhatsApp Manager side of two-step (docs/behaviour.md#whatsapp-manager).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagerSettings {
+    /// Where "Turn off two-step verification" sends its reset email.
+    pub business_email: String,
+    /// How long a reset link works, in seconds.
+    pub reset_link_ttl_secs: u64,
+    /// Emails kept in the outbox (`GET /__sandbox/emails`).
+    pub outbox_capacity: u32,
+    /// `smtp://host:port`: each email is also delivered there; empty: outbox only.
+    pub smtp_url: String,
+}
+
+impl Default for ManagerSettings {
+    fn default() -> Self {
+        ManagerSettings {
+            business_email: "business@example.com".into(),
+            reset_link_ttl_secs: 86_400,
+            outbox_capacity: 100,
+            smtp_url: String::new(),
         }
     }
 }
@@ -389,6 +422,17 @@ pub fn check_cloud_token(token: &str) -> Result<(), &'static str> {
 /// A phone-number or WABA ID: 1 to 32 ASCII digits, as Graph object IDs are.
 pub fn is_graph_id(s: &str) -> bool {
     (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `host:port` of an `smtp://host:port` URL (a trailing `/` allowed).
+pub fn smtp_addr(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("smtp://")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = rest.rsplit_once(':')?;
+    let ok = !host.is_empty()
+        && !host.contains(['/', '@', '?', '#'])
+        && port.parse::<u16>().is_ok_and(|p| p > 0);
+    ok.then_some(rest)
 }
 
 /// `[control]`
@@ -794,6 +838,7 @@ impl Settings {
             return bad("log.level", &why);
         }
         self.check_cloud()?;
+        self.check_manager()?;
         if self.control.enabled
             && self.control.token.is_empty()
             && !self.server.listen.ip().is_loopback()
@@ -880,6 +925,35 @@ impl Settings {
         }
         if cloud.max_registrations == 0 {
             return bad("cloud.max_registrations", "must be at least 1");
+        }
+        if !cloud.webhook_url.is_empty() && !cloud.webhook_url.starts_with("http://") {
+            return bad("cloud.webhook_url", "must be an http:// URL or empty");
+        }
+        Ok(())
+    }
+
+    /// The `[manager]` rules.
+    fn check_manager(&self) -> Result<(), (&'static str, String)> {
+        let bad = |key: &'static str, why: &str| Err((key, why.to_owned()));
+        let m = &self.manager;
+        let email = &m.business_email;
+        if !(email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+            && !email
+                .contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>'))
+        {
+            return bad("manager.business_email", "must be an email address");
+        }
+        if m.reset_link_ttl_secs == 0 || m.reset_link_ttl_secs > 365 * 86_400 {
+            return bad("manager.reset_link_ttl_secs", "must be from 1 to 31536000");
+        }
+        if m.outbox_capacity == 0 || m.outbox_capacity > 10_000 {
+            return bad("manager.outbox_capacity", "must be from 1 to 10000");
+        }
+        if !m.smtp_url.is_empty() && smtp_addr(&m.smtp_url).is_none() {
+            return bad("manager.smtp_url", "must be smtp://host:port or empty");
         }
         Ok(())
     }

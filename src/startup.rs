@@ -23,12 +23,15 @@ use crate::api::cloud::CloudConfig;
 use crate::api::control::faults::Faults;
 use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
+use crate::api::manager::webhooks::Webhooks;
 use crate::api::public_url::PublicUrl;
 use crate::api::{router, AppState, EdgeConfig};
 use crate::config::Settings;
 use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
 use crate::domain::hasher::{HashError, Hasher};
+use crate::domain::manager::outbox::Outbox;
+use crate::domain::manager::Manager;
 use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::seed::{Seed, SeedError};
@@ -182,7 +185,13 @@ impl App {
             store.stats().clone(),
         ));
         let users = Arc::new(Users::new(store.clone(), hasher.clone(), &settings).with_seed(seed));
-        let two_step = Arc::new(TwoStep::new(store.clone(), hasher.clone()));
+        let webhooks = Webhooks::new(
+            &settings.cloud.webhook_url,
+            &settings.cloud.app_secret,
+            &settings.cloud.waba_id,
+        );
+        let two_step =
+            Arc::new(TwoStep::new(store.clone(), hasher.clone()).with_events(webhooks.clone()));
         let registration = Arc::new(Registration::new(
             store.clone(),
             two_step.clone(),
@@ -190,6 +199,15 @@ impl App {
             &settings,
         ));
         let numbers = Arc::new(Numbers::new(store.clone()));
+        let outbox = Arc::new(Outbox::new(settings.manager.outbox_capacity as usize));
+        let manager = Arc::new(Manager::new(
+            store.clone(),
+            two_step.clone(),
+            registration.clone(),
+            outbox.clone(),
+            &settings.manager,
+            webhooks.clone(),
+        ));
         let cloud_tokens = Arc::new(CloudTokens::new(
             store.clone(),
             &settings.cloud.access_token,
@@ -208,7 +226,8 @@ impl App {
             cloud_tokens.clone(),
         )
         .on_reset(faults.clone())
-        .on_reset(journal.clone());
+        .on_reset(journal.clone())
+        .on_reset(outbox);
         let state = AppState {
             users,
             two_step,
@@ -216,6 +235,8 @@ impl App {
             registration,
             numbers,
             cloud_tokens,
+            manager,
+            webhooks,
             edge: Arc::new(EdgeConfig {
                 body_limit_bytes: settings.server.body_limit_bytes,
                 trust_forwarded_for: settings.server.trust_forwarded_for,
@@ -231,6 +252,7 @@ impl App {
                 control_enabled: settings.control.enabled,
                 loopback_only: settings.server.listen.ip().is_loopback(),
                 request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+                smtp_addr: crate::config::smtp_addr(&settings.manager.smtp_url).map(str::to_owned),
                 cloud: CloudConfig {
                     enabled: settings.cloud.enabled,
                     waba_id: settings.cloud.waba_id.clone(),

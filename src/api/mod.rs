@@ -7,7 +7,8 @@
 //! - The Cloud (Graph) API, `/{version}/...`: [`cloud`], its own edge with its
 //!   own envelope, routing and check order, reached through the route table's
 //!   fallback.
-//! - The sandbox's own surface: [`control`] (`/__sandbox/...`), [`metrics`]
+//! - The sandbox's own surface: [`control`] (`/__sandbox/...`), [`manager`]
+//!   (WhatsApp Manager's JSON endpoints and pages), [`metrics`]
 //!   (`/metrics`), [`openapi`].
 //! - Shared edge pieces: [`error`] (the code table and `ApiError`), [`envelope`]
 //!   (`meta`, the error body, empty success), [`auth`] (who is calling),
@@ -22,6 +23,7 @@ pub mod envelope;
 pub mod error;
 pub mod health;
 pub mod login;
+pub mod manager;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -44,6 +46,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
+use crate::domain::manager::Manager;
 use crate::domain::numbers::Numbers;
 use crate::domain::registration::Registration;
 use crate::domain::shared::SharedState;
@@ -82,6 +85,8 @@ pub struct EdgeConfig {
     pub request_timeout: Duration,
     /// The `[cloud]` settings the Cloud edge needs.
     pub cloud: cloud::CloudConfig,
+    /// `host:port` of `manager.smtp_url`; `None`: emails stay in the outbox only.
+    pub smtp_addr: Option<String>,
 }
 
 /// Handles shared by every handler; cheap to clone.
@@ -99,6 +104,10 @@ pub struct AppState {
     pub numbers: Arc<Numbers>,
     /// Cloud API access tokens.
     pub cloud_tokens: Arc<CloudTokens>,
+    /// WhatsApp Manager: Change PIN, Turn off, the outbox.
+    pub manager: Arc<Manager>,
+    /// The `security` webhook's deliveries.
+    pub webhooks: Arc<manager::webhooks::Webhooks>,
     /// Edge settings.
     pub edge: Arc<EdgeConfig>,
     /// The request journal (control plane).
@@ -160,6 +169,58 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
                     .delete(ctl::clear_faults),
             )
             .route("/__sandbox/cloud/tokens", post(control::cloud_tokens::mint))
+            .route("/__sandbox/manager", get(manager::pages::to_index))
+            .route("/__sandbox/manager/", get(manager::pages::index))
+            .route("/__sandbox/manager/style.css", get(manager::pages::style))
+            .route(
+                "/__sandbox/manager/login",
+                get(manager::pages::login_form).post(manager::pages::login),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/",
+                get(manager::pages::number),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/change-pin",
+                post(manager::pages::change_pin),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/set-pin",
+                post(manager::pages::set_pin),
+            )
+            .route(
+                "/__sandbox/manager/numbers/{id}/turn-off",
+                post(manager::pages::turn_off),
+            )
+            .route(
+                "/__sandbox/manager/reset/{token}",
+                get(manager::pages::reset).post(manager::pages::confirm_reset),
+            )
+            .route(
+                "/__sandbox/manager/api/numbers",
+                get(manager::json::numbers),
+            )
+            .route(
+                "/__sandbox/manager/api/numbers/{id}/change-pin",
+                post(manager::json::change_pin),
+            )
+            .route(
+                "/__sandbox/manager/api/numbers/{id}/set-pin",
+                post(manager::json::set_pin),
+            )
+            .route(
+                "/__sandbox/manager/api/numbers/{id}/turn-off",
+                post(manager::json::turn_off),
+            )
+            .route(
+                "/__sandbox/manager/api/reset/{token}",
+                get(manager::json::inspect_reset).post(manager::json::confirm_reset),
+            )
+            .route("/__sandbox/webhooks", get(manager::webhooks::list))
+            .route(
+                "/__sandbox/emails",
+                get(manager::json::list_emails).delete(manager::json::clear_emails),
+            )
             .route("/__sandbox/openapi.json", get(openapi::document));
     }
     let edge = Arc::new(middleware::Edge {

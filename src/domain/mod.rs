@@ -4,7 +4,8 @@
 //! Services: [`users`] (user records, login, On-Premises tokens), [`numbers`]
 //! (the WABA's phone numbers), [`two_step`] (a number's PIN), [`registration`]
 //! (register and deregister, the PIN guard and its budgets), [`cloud_tokens`]
-//! (Cloud API access tokens) and [`control`] (the sandbox's state overview and
+//! (Cloud API access tokens), [`manager`] (WhatsApp Manager: Change PIN, Turn
+//! off by emailed link, the outbox) and [`control`] (the sandbox's state overview and
 //! reset). Rules: [`password`], [`pin`], `numbers::PhoneNumberId`,
 //! `cloud_tokens::CloudToken`. Supporting pieces: [`seed`] (the state a fresh or
 //! reset server starts from), [`hasher`] (the bounded argon2id pool), [`limiter`]
@@ -16,6 +17,7 @@ pub mod cloud_tokens;
 pub mod control;
 pub mod hasher;
 pub mod limiter;
+pub mod manager;
 pub mod numbers;
 pub mod password;
 pub mod pin;

@@ -173,8 +173,13 @@ impl Registration {
     }
 
     /// The PIN guard: refused while the number's guesses are used up; a wrong PIN
-    /// counts one guess.
-    async fn check_pin(&self, number: &PhoneNumberId, pin: &Pin) -> Result<(), RegistrationError> {
+    /// counts one guess. WhatsApp Manager's Change PIN uses it too, so a wrong
+    /// current PIN spends the same budget (docs/behaviour.md#whatsapp-manager).
+    pub async fn check_pin(
+        &self,
+        number: &PhoneNumberId,
+        pin: &Pin,
+    ) -> Result<(), RegistrationError> {
         let key = number.as_str().to_owned();
         if let Some(retry_after) = self.guesses.retry_after(&key).await? {
             return Err(RegistrationError::TooManyGuesses { retry_after });
@@ -280,6 +285,7 @@ impl Registration {
             )
         };
         let id = number.as_str().to_owned();
+        let sets_pin = new_pin.is_some();
         self.store
             .commit(move |tx| {
                 let current = tx
@@ -306,7 +312,11 @@ impl Registration {
                 Ok(())
             })
             .await
-            .map_err(flatten)
+            .map_err(flatten::<RegistrationError>)?;
+        if sets_pin {
+            self.two_step.pin_changed(number);
+        }
+        Ok(())
     }
 
     /// A call that failed for want of the server did not happen: it gives its

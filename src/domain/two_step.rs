@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use super::hasher::Hasher;
+use super::manager::{NoEvents, SecurityEvent, SecuritySink};
 use super::numbers::PhoneNumberId;
 use super::pin::Pin;
 use super::{flatten, Unavailable};
@@ -33,6 +34,8 @@ pub struct TwoStep {
     store: Arc<Store>,
     /// argon2id pool.
     hasher: Arc<Hasher>,
+    /// Where `PIN_CHANGED` goes once a new PIN is durable.
+    events: Arc<dyn SecuritySink>,
 }
 
 /// The record of a number whose PIN was just set to `hash`.
@@ -47,7 +50,29 @@ pub(crate) fn enabled_with(hash: Secret) -> TwoStepRecord {
 impl TwoStep {
     /// Builds the service.
     pub fn new(store: Arc<Store>, hasher: Arc<Hasher>) -> TwoStep {
-        TwoStep { store, hasher }
+        TwoStep {
+            store,
+            hasher,
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    /// Reports security events (`PIN_CHANGED`) to `events`.
+    pub fn with_events(mut self, events: Arc<dyn SecuritySink>) -> TwoStep {
+        self.events = events;
+        self
+    }
+
+    /// Reports `PIN_CHANGED` for `number`: every path that sets a PIN calls it
+    /// after the change is durable (both APIs, register, the Manager).
+    pub(crate) fn pin_changed(&self, number: &PhoneNumberId) {
+        let display = self.store.read(|s| {
+            s.number(number.as_str())
+                .map(|n| n.display_phone_number.clone())
+        });
+        if let Some(display) = display {
+            self.events.emit(SecurityEvent::PinChanged, &display, None);
+        }
     }
 
     /// Enables two-step on `number` with `pin`, replacing any PIN already set (that
@@ -63,18 +88,23 @@ impl TwoStep {
             .hash(Secret::new(pin.expose()))
             .await
             .map_err(Unavailable::from)?;
-        let number = number.as_str().to_owned();
+        let id = number.as_str().to_owned();
         self.store
             .commit(move |tx| {
-                if tx.state().number(&number).is_none() {
+                if tx.state().number(&id).is_none() {
                     return Err(TwoStepError::UnknownNumber);
                 }
                 let two_step = enabled_with(hash);
-                tx.push(Op::SetNumberTwoStep { number, two_step });
+                tx.push(Op::SetNumberTwoStep {
+                    number: id,
+                    two_step,
+                });
                 Ok(())
             })
             .await
-            .map_err(flatten)
+            .map_err(flatten)?;
+        self.pin_changed(number);
+        Ok(())
     }
 
     /// Disables two-step on `number`. Idempotent: when already disabled nothing is written.

@@ -77,6 +77,7 @@ impl StateV1 {
             tokens: self.tokens,
             numbers: vec![number],
             cloud_tokens: HashMap::new(),
+            reset_links: HashMap::new(),
         }
     }
 }

@@ -453,7 +453,9 @@ impl Writer {
             let expired = expired.map(|digest| Op::DeleteToken { digest });
             let stale = self.shadow.stale_cloud_tokens(now).into_iter();
             let stale = stale.map(|digest| Op::DeleteCloudToken { digest });
-            for op in expired.chain(stale).collect::<Vec<_>>() {
+            let links = self.shadow.stale_reset_links(now).into_iter();
+            let links = links.map(|digest| Op::DeleteResetLink { digest });
+            for op in expired.chain(stale).chain(links).collect::<Vec<_>>() {
                 self.shadow.apply(&op);
                 ops.push(op);
             }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::state::{
-    AccountRecord, CloudTokenRecord, State, TokenRecord, TwoStepRecord, UserRecord,
+    AccountRecord, CloudTokenRecord, ResetLinkRecord, State, TokenRecord, TwoStepRecord, UserRecord,
 };
 
 /// One change to the state.
@@ -77,6 +77,18 @@ pub enum Op {
         /// Digest of the token (see `domain::users::tokens`).
         digest: String,
     },
+    /// Adds a WhatsApp Manager reset link.
+    PutResetLink {
+        /// Hex SHA-256 of the link's token.
+        digest: String,
+        /// Its number and expiry.
+        link: ResetLinkRecord,
+    },
+    /// Removes a reset link (used, or expired).
+    DeleteResetLink {
+        /// Hex SHA-256 of the link's token.
+        digest: String,
+    },
     /// Replaces everything (sandbox reset).
     Replace {
         /// New state.
@@ -101,13 +113,12 @@ impl State {
             Op::DeleteToken { digest } => {
                 self.tokens.remove(digest);
             }
-            Op::SetTwoStep { two_step } => self.numbers[0].two_step = two_step.clone(),
-            Op::SetAccount { account } => self.numbers[0].registered = account.registered,
-            Op::SetNumberTwoStep { number, two_step } => {
-                if let Some(n) = self.number_mut(number) {
-                    n.two_step = two_step.clone();
-                }
+            Op::SetTwoStep { two_step } => {
+                let number = self.numbers[0].id.clone();
+                self.set_two_step(&number, two_step);
             }
+            Op::SetAccount { account } => self.numbers[0].registered = account.registered,
+            Op::SetNumberTwoStep { number, two_step } => self.set_two_step(number, two_step),
             Op::SetNumberRegistered { number, registered } => {
                 if let Some(n) = self.number_mut(number) {
                     n.registered = *registered;
@@ -119,10 +130,31 @@ impl State {
             Op::DeleteCloudToken { digest } => {
                 self.cloud_tokens.remove(digest);
             }
+            Op::PutResetLink { digest, link } => {
+                self.reset_links.insert(digest.clone(), link.clone());
+            }
+            Op::DeleteResetLink { digest } => {
+                self.reset_links.remove(digest);
+            }
             Op::Replace { state } => {
                 let seq = self.seq;
                 *self = (**state).clone();
                 self.seq = seq;
+            }
+        }
+    }
+}
+
+impl State {
+    /// Sets `number`'s two-step. A change of two-step, through any flavor, voids
+    /// the number's pending reset links (docs/behaviour.md#whatsapp-manager): a
+    /// link mailed for the old PIN must not turn off the new one. Doing it here
+    /// keeps every path that sets a PIN covered, replays included.
+    fn set_two_step(&mut self, number: &str, two_step: &TwoStepRecord) {
+        if let Some(n) = self.number_mut(number) {
+            n.two_step = two_step.clone();
+            if two_step.enabled {
+                self.reset_links.retain(|_, l| l.number != number);
             }
         }
     }
@@ -210,6 +242,38 @@ mod tests {
         });
         assert_eq!(s.numbers[0].two_step, on);
         assert!(!s.numbers[0].registered);
+    }
+
+    #[test]
+    fn a_new_pin_voids_the_numbers_reset_links_only() {
+        let mut s = crate::store::state::test_state(false);
+        s.numbers.push(NumberRecord::new("2", "+1 2", "Two", false));
+        let first = s.numbers[0].id.clone();
+        for (digest, number) in [("a", first.as_str()), ("b", "2")] {
+            s.apply(&Op::PutResetLink {
+                digest: digest.into(),
+                link: ResetLinkRecord {
+                    number: number.into(),
+                    expires_at: 9,
+                },
+            });
+        }
+        s.apply(&Op::SetNumberTwoStep {
+            number: first.clone(),
+            two_step: TwoStepRecord::default(),
+        });
+        assert_eq!(s.reset_links.len(), 2, "turning off keeps links");
+        s.apply(&Op::SetNumberTwoStep {
+            number: first,
+            two_step: TwoStepRecord {
+                enabled: true,
+                pin_hash: Some(Secret::new("p")),
+                updated_at_ms: Some(1),
+            },
+        });
+        assert_eq!(s.reset_links.keys().collect::<Vec<_>>(), vec!["b"]);
+        s.apply(&Op::DeleteResetLink { digest: "b".into() });
+        assert!(s.reset_links.is_empty());
     }
 
     #[test]

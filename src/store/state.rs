@@ -41,6 +41,20 @@ pub struct State {
     pub numbers: Vec<NumberRecord>,
     /// Cloud API access tokens by the digest of the token (see `domain::users::tokens`).
     pub cloud_tokens: HashMap<String, CloudTokenRecord>,
+    /// Pending WhatsApp Manager reset links by the hex SHA-256 digest of the
+    /// link's token. Absent from files written before the Manager existed.
+    #[serde(default)]
+    pub reset_links: HashMap<String, ResetLinkRecord>,
+}
+
+/// One pending "Turn off two-step verification" link (its digest is the key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetLinkRecord {
+    /// The phone-number ID it turns two-step off for.
+    pub number: String,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
 }
 
 /// A user's role, spelled as the real server spells it.
@@ -210,6 +224,7 @@ impl State {
             tokens: HashMap::new(),
             numbers,
             cloud_tokens: HashMap::new(),
+            reset_links: HashMap::new(),
         }
     }
 
@@ -246,6 +261,16 @@ impl State {
                 t.expires_at
                     .is_some_and(|at| at + EXPIRED_CLOUD_TOKEN_RETENTION_SECS <= now)
             })
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// Digests of reset links expired longer than [`EXPIRED_CLOUD_TOKEN_RETENTION_SECS`]
+    /// ago: until then an expired link is answered "expired" rather than "unknown".
+    pub fn stale_reset_links(&self, now: i64) -> Vec<String> {
+        self.reset_links
+            .iter()
+            .filter(|(_, l)| l.expires_at + EXPIRED_CLOUD_TOKEN_RETENTION_SECS <= now)
             .map(|(d, _)| d.clone())
             .collect()
     }

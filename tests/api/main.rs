@@ -3,6 +3,7 @@
 //!
 //! - Against the spawned `wa-twostep` binary (`support::app::TestApp`): `onprem`
 //!   (the `/v1` API and its wire conventions), `cloud` (the Graph API flavor),
+//!   `manager` (WhatsApp Manager: Change PIN, Turn off by emailed link),
 //!   `control` (the `/__sandbox` control plane, seeds, Cloud tokens, OpenAPI,
 //!   metrics; all but `control::embed`), `config`, and in
 //!   `reliability`: `crash`, `overload`, `slow_clients`, `secrets`, `persistence`,
@@ -22,6 +23,7 @@ mod cloud;
 mod config;
 mod control;
 mod deploy;
+mod manager;
 mod onprem;
 mod reliability;
 mod replicas;

@@ -65,7 +65,7 @@ pub(crate) fn find<'m, V>(
 }
 
 /// A fresh token from the OS random source.
-pub(super) fn new_token() -> Secret {
+pub(crate) fn new_token() -> Secret {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))

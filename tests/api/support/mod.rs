@@ -9,12 +9,16 @@ pub mod client;
 pub mod consts;
 pub mod graph;
 pub mod inproc;
+pub mod manager;
 pub mod nginx;
 pub mod postgres;
 pub mod raw_http;
+pub mod smtp;
+pub mod webhook;
 
 pub use app::{command, run_in_temp_dir, run_to_exit, Spawn, TestApp};
 pub use assert::*;
 pub use client::*;
 pub use consts::*;
 pub use graph::*;
+pub use manager::*;
