@@ -16,16 +16,9 @@ pid= driver_pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$driver_pid" ] && kill "$driver_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 cloud_token=EAAbrowsercheck0123456789abcdefghijklmnop
-WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 WA_TWOSTEP_LOG__LEVEL=warn \
-  WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token \
-  "$target/debug/wa-twostep" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-for _ in $(seq 1 200); do
-  grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
-  sleep 0.05
-done
-url=$(sed -n 's/^listening on //p' "$work/stdout")
-[ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+bin=$target/debug/wa-twostep
+source .ci/lib.sh
+start_server WA_TWOSTEP_LOG__LEVEL=warn WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 chromedriver --port="$port" >"$work/driver.log" 2>&1 &

@@ -10,10 +10,9 @@ cd "$(dirname "$0")/.."
 AIOSMTPD_VERSION=1.4.6
 target=$(bash .ci/target-dir.sh)
 venv=$target/aiosmtpd-venv
-if ! "$venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
-fi
+source .ci/lib.sh
+python_venv "$venv" "\"$venv/bin/python\" -c \"import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')\"" \
+  "aiosmtpd==$AIOSMTPD_VERSION"
 
 cargo build --locked --quiet
 work=$(mktemp -d)
@@ -32,17 +31,9 @@ for _ in $(seq 1 100); do
 done
 
 cloud_token=EAAsmtpcheck0123456789abcdefghijklmnopqrs
-WA_TWOSTEP_ARGON2__MEMORY_KIB=64 WA_TWOSTEP_ARGON2__ITERATIONS=1 WA_TWOSTEP_LOG__LEVEL=warn \
-  WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token WA_TWOSTEP_MANAGER__SMTP_URL="smtp://127.0.0.1:$port" \
-  WA_TWOSTEP_MANAGER__BUSINESS_EMAIL=owner@shop.example \
-  "$target/debug/wa-twostep" --ephemeral --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-for _ in $(seq 1 200); do
-  grep -q '^listening on ' "$work/stdout" 2>/dev/null && break
-  sleep 0.05
-done
-url=$(sed -n 's/^listening on //p' "$work/stdout")
-[ -n "$url" ] || { echo "server did not start"; cat "$work/stderr"; exit 1; }
+bin=$target/debug/wa-twostep
+start_server WA_TWOSTEP_LOG__LEVEL=warn WA_TWOSTEP_CLOUD__ACCESS_TOKEN=$cloud_token \
+  WA_TWOSTEP_MANAGER__SMTP_URL="smtp://127.0.0.1:$port" WA_TWOSTEP_MANAGER__BUSINESS_EMAIL=owner@shop.example
 
 curl -sf -X POST -H "Authorization: Bearer $cloud_token" -H 'Content-Type: application/json' \
   -d '{"pin":"123456"}' "$url/v22.0/106540352242922" >/dev/null
