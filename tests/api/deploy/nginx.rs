@@ -184,3 +184,72 @@ async fn health_through_nginx_is_the_upstream_check() {
         "{bare_prefix:?}"
     );
 }
+
+#[tokio::test]
+async fn through_nginx_the_manager_pages_and_the_reset_link_work_under_the_prefix() {
+    // server.public_url names the prefix nginx strips: the emailed link must carry it.
+    let ports = Nginx::ports();
+    let public = format!("https://127.0.0.1:{}/wa", ports.0);
+    let app = TestApp::with()
+        .env("WA_TWOSTEP_SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("WA_TWOSTEP_SERVER__PUBLIC_URL", &public)
+        .env(
+            "WA_TWOSTEP_CLOUD__ACCESS_TOKEN",
+            crate::support::graph::CLOUD_TOKEN,
+        )
+        .start()
+        .await;
+    let nginx = Nginx::start_on(ports, app.addr);
+    let client = nginx.client("127.0.0.1");
+    let base = nginx.public_base();
+    let id = crate::support::graph::PHONE_ID;
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        crate::support::graph::CLOUD_TOKEN
+    );
+    let set = client.send(
+        "POST",
+        &format!("{base}/v22.0/{id}"),
+        &[
+            "-H",
+            &bearer,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"pin":"123456"}"#,
+        ],
+    );
+    assert_status(&set, 200);
+
+    let page = client.send("GET", &format!("{base}/__sandbox/manager/"), &[]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains(id),
+        "the numbers page lists the number: {html}"
+    );
+    assert!(
+        !html.contains("href=\"/") && !html.contains("action=\"/"),
+        "absolute paths would escape the /wa/ prefix: {html}"
+    );
+    let off = client.send(
+        "POST",
+        &format!("{base}/__sandbox/manager/api/numbers/{id}/turn-off"),
+        &[],
+    );
+    let link = assert_status(&off, 202)["email"]["link"]
+        .as_str()
+        .expect("the email's link")
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{public}/__sandbox/manager/reset/")),
+        "{link}"
+    );
+    let confirm = client.send("GET", &link, &[]);
+    assert_eq!(
+        confirm.status,
+        200,
+        "the link opens through nginx: {}",
+        confirm.text()
+    );
+}
