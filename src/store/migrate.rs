@@ -98,6 +98,11 @@ pub fn state(value: Value, upgrade: &Upgrade) -> Result<State, String> {
         }
         None => return Err("no schema version: not a wa-twostep state file".into()),
     };
+    checked(state)
+}
+
+/// A parsed state of the current schema, if it holds what every state must.
+pub fn checked(state: State) -> Result<State, String> {
     if state.numbers.is_empty() {
         return Err("invalid state: no phone numbers".into());
     }

@@ -279,6 +279,14 @@ impl State {
     /// upgraded with `upgrade` (docs/behaviour.md#state-and-durability); an
     /// unknown schema and garbage are told apart.
     pub fn from_bytes(bytes: &[u8], upgrade: &Upgrade) -> Result<State, String> {
+        // The current schema parses straight into the state: going through a
+        // `serde_json::Value` tree first tripled start-up with 100,000 tokens.
+        if State::schema_of(bytes) == Some(u64::from(SCHEMA)) {
+            if let Ok(state) = serde_json::from_slice::<State>(bytes) {
+                return super::migrate::checked(state);
+            }
+        }
+        // Older schemas, and every error message, take the general path.
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
         super::migrate::state(value, upgrade)
@@ -305,12 +313,14 @@ impl State {
         }
     }
 
-    /// The schema a state file's bytes declare, if they are JSON with one.
+    /// The schema a state file's bytes declare, if they are JSON with one. Every
+    /// other field is skipped without being built, so this costs a scan, not a tree.
     pub fn schema_of(bytes: &[u8]) -> Option<u64> {
-        serde_json::from_slice::<serde_json::Value>(bytes)
-            .ok()?
-            .get("schema")?
-            .as_u64()
+        #[derive(Deserialize)]
+        struct Peek {
+            schema: Option<u64>,
+        }
+        serde_json::from_slice::<Peek>(bytes).ok()?.schema
     }
 }
 
