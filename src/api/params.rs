@@ -42,33 +42,41 @@ pub fn body_kind(content_type: Option<&str>) -> BodyKind {
     }
 }
 
+/// The parameters of a JSON body, by the rule both API flavors share: an empty
+/// body, or JSON that is not an object, is no parameters. Err: why it is not JSON.
+pub(crate) fn json_params(body: &[u8]) -> Result<Map<String, Value>, serde_json::Error> {
+    // The real webapp skipped empty bodies and treated JSON scalars as no parameters.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// The parameters of a form body. Like PHP's form parsing, a repeated key keeps
+/// its last value. Err: why it is not a form.
+pub(crate) fn form_params(body: &[u8]) -> Result<Map<String, Value>, serde_urlencoded::de::Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect())
+}
+
 /// Decodes a body of the given kind into parameters.
 pub fn decode(kind: BodyKind, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let undecodable = |e: &dyn std::fmt::Display| {
+        ApiError::new(
+            Code::InvalidRequest,
+            format!("Unable to decode the request: {e}"),
+        )
+    };
     match kind {
         BodyKind::Other => Ok(Map::new()),
-        // The real webapp skipped empty bodies and treated JSON scalars as no parameters.
-        BodyKind::Json if body.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
-        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Ok(Map::new()),
-            Err(e) => Err(ApiError::new(
-                Code::InvalidRequest,
-                format!("Unable to decode the request: {e}"),
-            )),
-        },
-        BodyKind::Form => {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
-                ApiError::new(
-                    Code::InvalidRequest,
-                    format!("Unable to decode the request: {e}"),
-                )
-            })?;
-            // Like PHP's form parsing, a repeated key keeps its last value.
-            Ok(pairs
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect())
-        }
+        BodyKind::Json => json_params(body).map_err(|e| undecodable(&e)),
+        BodyKind::Form => form_params(body).map_err(|e| undecodable(&e)),
     }
 }
 

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
 use super::envelope::GraphError;
+use crate::api::params::{form_params, json_params};
 use crate::domain::pin::Pin;
 
 /// A Cloud request, read.
@@ -104,24 +105,12 @@ fn multipart(body: &[u8], boundary: &str) -> Result<Map<String, Value>, GraphErr
     ))
 }
 
-/// Decodes a body of the given kind.
+/// Decodes a body of the given kind (JSON and form by the On-Premises edge's rules).
 fn decode(kind: &BodyKind, body: &[u8]) -> Result<Map<String, Value>, GraphError> {
     match kind {
         BodyKind::Other => Ok(Map::new()),
-        BodyKind::Json if body.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
-        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Ok(Map::new()),
-            Err(e) => Err(undecodable(e)),
-        },
-        BodyKind::Form => {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(body).map_err(undecodable)?;
-            Ok(pairs
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect())
-        }
+        BodyKind::Json => json_params(body).map_err(undecodable),
+        BodyKind::Form => form_params(body).map_err(undecodable),
         BodyKind::Multipart(boundary) => multipart(body, boundary),
     }
 }

@@ -92,6 +92,18 @@ pub struct Target {
     database: String,
 }
 
+impl Target {
+    /// Why the database is out of reach, naming host and database, never the password.
+    fn unreachable(&self, e: &tokio_postgres::Error) -> String {
+        format!(
+            "database {} on {} unreachable: {}",
+            self.database,
+            self.host,
+            error_text(e)
+        )
+    }
+}
+
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Target({} on {})", self.database, self.host)
@@ -371,12 +383,7 @@ impl Database {
 
     /// Turns health to 503 and says why (host and database, never the password).
     fn unreachable(&self, e: &tokio_postgres::Error) -> String {
-        let why = format!(
-            "database {} on {} unreachable: {}",
-            self.target.database,
-            self.target.host,
-            error_text(e)
-        );
+        let why = self.target.unreachable(e);
         self.readiness.down(why.clone());
         why
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
-use super::{batches_after, error_text, Target, RUNTIME_CONNECT_TIMEOUT, SNAPSHOT_EVERY};
+use super::{batches_after, Target, RUNTIME_CONNECT_TIMEOUT, SNAPSHOT_EVERY};
 use crate::readiness::ReadinessFlag;
 use crate::store::ops::Op;
 use crate::store::state::State;
@@ -56,12 +56,7 @@ impl PgWriter {
         if self.client.as_ref().is_some_and(|c| c.is_closed()) {
             self.client = None;
         }
-        let why = format!(
-            "database {} on {} unreachable: {}",
-            self.target.database,
-            self.target.host,
-            error_text(e)
-        );
+        let why = self.target.unreachable(e);
         self.readiness.down(why.clone());
         why
     }
