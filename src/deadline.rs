@@ -6,35 +6,80 @@
 //!
 //! The store marks the request ([`mark_queued`]) from inside the request's own
 //! future; a task-local carries the mark, so no layer needs to pass it along.
+//!
+//! The timer is armed only when the request first has to wait: most requests
+//! answer on their first poll, and a timer per request (a timer-wheel entry made
+//! and removed) was a measurable share of a cheap request.
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::{Instant, Sleep};
 
 tokio::task_local! {
     /// Set once the request has queued a change with the state writer.
     static QUEUED: Cell<bool>;
 }
 
-/// Runs `request` with a `timeout`: `None` when the time ran out before the
-/// request queued any change (answer 408); otherwise the request's own answer,
-/// however long the writer took.
-pub async fn run<F: Future>(timeout: Duration, request: F) -> Option<F::Output> {
-    QUEUED
-        .scope(Cell::new(false), async move {
-            let mut request = std::pin::pin!(request);
-            tokio::select! {
-                out = &mut request => Some(out),
-                () = tokio::time::sleep(timeout) => {
-                    if QUEUED.with(Cell::get) {
-                        Some(request.await)
-                    } else {
-                        None
-                    }
-                }
-            }
-        })
-        .await
+/// Runs `request` with a `timeout` counted from now: resolves to `None` when the
+/// time ran out before the request queued any change (answer 408); otherwise to
+/// the request's own answer, however long the writer took.
+pub fn bound<F: Future>(timeout: Duration, request: F) -> Bounded<F> {
+    QUEUED.scope(
+        Cell::new(false),
+        Timed {
+            request,
+            deadline: Instant::now() + timeout,
+            timer: None,
+            waiting_for_verdict: false,
+        },
+    )
+}
+
+/// The future [`bound`] returns.
+pub type Bounded<F> = TaskLocalFuture<Cell<bool>, Timed<F>>;
+
+pin_project_lite::pin_project! {
+    /// A request and its deadline; polled inside the `QUEUED` scope.
+    pub struct Timed<F> {
+        #[pin]
+        request: F,
+        deadline: Instant,
+        // Boxed so that a request that never waits never builds one.
+        timer: Option<Pin<Box<Sleep>>>,
+        waiting_for_verdict: bool,
+    }
+}
+
+impl<F: Future> Future for Timed<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.request.poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if *this.waiting_for_verdict {
+            return Poll::Pending;
+        }
+        let deadline = *this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if QUEUED.with(Cell::get) {
+            *this.waiting_for_verdict = true;
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    }
 }
 
 /// Marks the current request as having queued a change: from now on its timeout
@@ -49,7 +94,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_queued_a_change_outlives_its_timeout() {
-        let answer = run(Duration::from_millis(10), async {
+        let answer = bound(Duration::from_millis(10), async {
             mark_queued();
             tokio::time::sleep(Duration::from_millis(50)).await;
             "applied"
@@ -60,10 +105,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_queued_nothing_times_out() {
-        let answer = run(Duration::from_millis(10), async {
+        let answer = bound(Duration::from_millis(10), async {
             tokio::time::sleep(Duration::from_secs(5)).await;
         })
         .await;
         assert_eq!(answer, None);
+    }
+
+    #[tokio::test]
+    async fn the_timeout_counts_from_the_start_not_from_the_first_wait() {
+        let request = bound(Duration::from_millis(30), async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        // The request sits unpolled past its deadline: its first wait must end at once.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(request.await, None);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_answers_at_once_answers_even_past_its_deadline() {
+        let request = bound(Duration::from_millis(1), async { "fast" });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(request.await, Some("fast"));
     }
 }

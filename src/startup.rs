@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -25,7 +24,7 @@ use crate::api::control::journal::Journal;
 use crate::api::envelope::Wire;
 use crate::api::manager::webhooks::Webhooks;
 use crate::api::public_url::PublicUrl;
-use crate::api::{router, AppState, EdgeConfig};
+use crate::api::{router, AppState, EdgeConfig, Services};
 use crate::config::Settings;
 use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
@@ -99,7 +98,7 @@ pub struct App {
     /// The bound listener.
     listener: TcpListener,
     /// The full router.
-    router: Router,
+    router: crate::api::App,
     /// The real address (port 0 resolved).
     local_addr: SocketAddr,
     /// `server.header_read_timeout_secs`.
@@ -228,7 +227,7 @@ impl App {
         .on_reset(faults.clone())
         .on_reset(journal.clone())
         .on_reset(outbox);
-        let state = AppState {
+        let state = AppState::new(Services {
             users,
             two_step,
             control: Arc::new(control),
@@ -264,7 +263,7 @@ impl App {
             metrics,
             readiness: readiness.clone(),
             shared: SharedState::new(store.clone()),
-        };
+        });
         let wire = Arc::new(Wire::new(&settings.api.version, settings.api.empty_success));
         Ok(App {
             listener,
@@ -287,7 +286,7 @@ impl App {
     /// A clone of the full router (every layer included), for driving the server
     /// in-process with `tower::ServiceExt::oneshot`, as the hostile-input tests do.
     /// Requests sent this way carry no `ConnectInfo`, so the client address is unspecified.
-    pub fn router(&self) -> Router {
+    pub fn router(&self) -> crate::api::App {
         self.router.clone()
     }
 
@@ -355,7 +354,7 @@ impl App {
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 let entered = in_flight.enter();
-                let response = router.clone().oneshot(req);
+                let response = router.clone().oneshot(req.map(axum::body::Body::new));
                 let readiness = readiness.clone();
                 async move {
                     let mut response = response.await?;

@@ -2,15 +2,20 @@
 //! (meta, error envelope, 405), journal, metrics and the per-request log line in
 //! one outer layer; the matched route; panics as 500 / 1014.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use tower::{Service, ServiceExt};
 
 use super::cloud;
 use super::control::faults::Faults;
@@ -22,7 +27,7 @@ use crate::clock::now_ms;
 use crate::domain::shared::SharedState;
 use crate::metrics::Metrics;
 
-const X_REQUEST_ID: &str = "x-request-id";
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// An incoming id is echoed when it is 1–128 visible ASCII characters (docs/behaviour.md#request-id).
 fn valid_request_id(v: &HeaderValue) -> bool {
@@ -32,7 +37,7 @@ fn valid_request_id(v: &HeaderValue) -> bool {
 
 /// A new 32-hex-digit id: a random per-process prefix plus a counter, so ids are
 /// unique without a system call per request.
-fn new_request_id() -> Arc<str> {
+fn new_request_id() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| rand_core::RngCore::next_u64(&mut rand_core::OsRng));
@@ -42,7 +47,7 @@ fn new_request_id() -> Arc<str> {
     for (i, digit) in hex.iter_mut().enumerate() {
         *digit = b"0123456789abcdef"[((id >> (124 - 4 * i)) & 0xf) as usize];
     }
-    Arc::from(std::str::from_utf8(&hex).unwrap_or_default())
+    HeaderValue::from_bytes(&hex).expect("hex digits are a valid header value")
 }
 
 /// Everything the edge layer uses, built once at start.
@@ -81,83 +86,211 @@ fn needs_state(path: &str) -> bool {
 /// (a client that trickles its body cannot hold a worker: 408 / 1014); renders the
 /// body (`meta`, envelopes, axum's bare 405); echoes the id; journals the request;
 /// counts it; and writes one log line with chosen fields only (never headers or
-/// bodies). One layer rather than six: each `from_fn` layer boxes a future and
-/// clones the service, which a profile showed as a large share of a cheap request.
-pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id: Arc<str> = match req.headers().get(X_REQUEST_ID) {
-        Some(v) if valid_request_id(v) => Arc::from(v.to_str().unwrap_or_default()),
-        _ => new_request_id(),
-    };
-    let method = req.method().clone();
-    let journaled = edge.journal.capacity() > 0 && is_journaled(req.uri().path());
-    let arrival = journaled.then(|| (now_ms(), req.uri().path().to_owned()));
-    let fault = edge.faults.take(method.as_str(), req.uri().path());
-    let shared =
-        (edge.shared.is_shared() && needs_state(req.uri().path())).then(|| edge.shared.clone());
-    // A Graph path answers in the Graph envelope, whoever makes the answer.
-    let graph = edge
-        .cloud
-        .filter(|_| cloud::is_graph_path(req.uri().path()))
-        .map(|window| (window, req.uri().path().to_owned()));
-    let fault_graph = graph.clone();
-    let serve = async move {
-        if let Some(action) = fault {
-            if !action.delay.is_zero() {
-                tokio::time::sleep(action.delay).await;
+/// bodies).
+///
+/// A hand-written tower service around the whole router rather than axum's
+/// `from_fn`: that boxed a large future per request, built a boxed `Next`, and,
+/// as a router layer, cloned itself into every route. Here a request with no
+/// fault and no shared state to catch up with calls the router directly, and its
+/// future is the router's own plus the fields the answer needs.
+#[derive(Clone, Debug)]
+pub struct EdgeService<S> {
+    /// What the layer uses.
+    edge: Arc<Edge>,
+    /// The router (with the panic layer).
+    inner: S,
+}
+
+impl<S> EdgeService<S> {
+    /// The edge around `inner`.
+    pub fn new(edge: Arc<Edge>, inner: S) -> EdgeService<S> {
+        EdgeService { edge, inner }
+    }
+}
+
+/// What the answer needs from the request, kept while the router works.
+struct Arrival {
+    start: Instant,
+    id: HeaderValue,
+    method: Method,
+    /// Arrival time and path, when the request goes into the journal.
+    journal: Option<(i64, String)>,
+    /// The Graph version window and the path, for a Graph path.
+    graph: Option<(cloud::version::Window, Uri)>,
+}
+
+type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The router's future, or, for a request with a fault or a state to catch
+    /// up with first, a boxed one doing that and then calling the router.
+    #[project = RouteProj]
+    pub enum Route<F> {
+        /// Straight to the router.
+        Direct { #[pin] inner: F },
+        /// A fault or a catch-up first.
+        Prepared { inner: Boxed },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Route<F> {
+    type Output = Response;
+
+    /// A panic in a handler becomes 500 / 1014 here; the future is not polled
+    /// again after it (the edge's future completes with that answer).
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let polled = catch_unwind(AssertUnwindSafe(|| match self.project() {
+            RouteProj::Direct { inner } => inner.poll(cx).map(|Ok(resp)| resp),
+            RouteProj::Prepared { inner } => inner.as_mut().poll(cx),
+        }));
+        polled.unwrap_or_else(|panic| Poll::Ready(panic_response(panic)))
+    }
+}
+
+impl<S> Service<Request> for EdgeService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let edge = &self.edge;
+        let start = Instant::now();
+        let id = match req.headers().get(&X_REQUEST_ID) {
+            Some(v) if valid_request_id(v) => v.clone(),
+            _ => new_request_id(),
+        };
+        let path = req.uri().path();
+        let journal = (edge.journal.capacity() > 0 && is_journaled(path))
+            .then(|| (now_ms(), path.to_owned()));
+        let fault = edge.faults.take(req.method().as_str(), path);
+        let shared = (edge.shared.is_shared() && needs_state(path)).then(|| edge.shared.clone());
+        // A Graph path answers in the Graph envelope, whoever makes the answer.
+        let graph = edge
+            .cloud
+            .filter(|_| cloud::is_graph_path(path))
+            .map(|window| (window, req.uri().clone()));
+        let arrival = Arrival {
+            start,
+            id,
+            method: req.method().clone(),
+            journal,
+            graph,
+        };
+        let route = if fault.is_none() && shared.is_none() {
+            // Routing and extractors run here, before the first poll.
+            match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                Ok(inner) => Route::Direct { inner },
+                Err(panic) => {
+                    let answer = panic_response(panic);
+                    Route::Prepared {
+                        inner: Box::pin(async move { answer }),
+                    }
+                }
             }
-            if let Some(error) = action.error {
-                return match fault_graph {
-                    Some((window, path)) => cloud::injected(window, &path, error),
-                    None => error.on_premises().into_response(),
-                };
+        } else {
+            let inner = self.inner.clone();
+            let fault_graph = arrival.graph.clone();
+            Route::Prepared {
+                inner: Box::pin(async move {
+                    if let Some(action) = fault {
+                        if !action.delay.is_zero() {
+                            tokio::time::sleep(action.delay).await;
+                        }
+                        if let Some(error) = action.error {
+                            return match fault_graph {
+                                Some((window, uri)) => cloud::injected(window, uri.path(), error),
+                                None => error.on_premises().into_response(),
+                            };
+                        }
+                    }
+                    // One head check per request, only when the state is shared: a
+                    // change any server acknowledged before this request arrived is
+                    // what it reads.
+                    if let Some(shared) = shared {
+                        if let Err(e) = shared.catch_up().await {
+                            return ApiError::from(e).into_response();
+                        }
+                    }
+                    match inner.oneshot(req).await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    }
+                }),
             }
+        };
+        EdgeFuture {
+            // A change already handed to the state writer is answered with its
+            // real outcome, even past the timeout (see `deadline`).
+            inner: crate::deadline::bound(edge.timeout, route),
+            edge: Some((edge.clone(), arrival)),
         }
-        // One head check per request, only when the state is shared: a change any
-        // server acknowledged before this request arrived is what it reads.
-        if let Some(shared) = shared {
-            if let Err(e) = shared.catch_up().await {
-                return ApiError::from(e).into_response();
-            }
-        }
-        next.run(req).await
-    };
-    // A change already handed to the state writer is answered with its real
-    // outcome, even past the timeout (see `deadline`).
-    let mut resp = match crate::deadline::run(edge.timeout, serve).await {
-        Some(resp) => resp,
-        None => ApiError::timed_out().into_response(),
-    };
-    if let Some((window, path)) = &graph {
-        cloud::translate(*window, path, &mut resp);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`EdgeService`].
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: crate::deadline::Bounded<Route<F>>,
+        edge: Option<(Arc<Edge>, Arrival)>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        let resp = answer.unwrap_or_else(|| ApiError::timed_out().into_response());
+        let (edge, arrival) = this
+            .edge
+            .take()
+            .expect("EdgeFuture polled after completion");
+        Poll::Ready(Ok(finish(&edge, arrival, resp)))
+    }
+}
+
+/// Everything after the router: the envelope, the id, the journal, the metrics
+/// and the log line.
+fn finish(edge: &Edge, arrival: Arrival, mut resp: Response) -> Response {
+    if let Some((window, uri)) = &arrival.graph {
+        cloud::translate(*window, uri.path(), &mut resp);
     }
     render(&edge.wire, &mut resp);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(X_REQUEST_ID, v);
-    }
-    let latency = start.elapsed();
+    let latency = arrival.start.elapsed();
     let status = resp.status().as_u16();
-    if let Some((arrived_ms, path)) = arrival {
+    let id = arrival.id;
+    if let Some((arrived_ms, path)) = arrival.journal {
         edge.journal.record(Entry {
-            method: method.to_string(),
+            method: arrival.method.clone(),
             path,
             status,
-            request_id: id.to_string(),
+            request_id: id.clone(),
             time: arrived_ms,
             latency_ms: latency.as_micros() as f64 / 1000.0,
         });
     }
-    let route = resp.extensions().get::<RouteTag>().cloned();
-    let route = route.as_ref().map_or("-", |r| r.as_str());
+    let route = resp.extensions().get::<RouteTag>();
+    let route = route.map_or("-", |r| r.as_str());
     edge.metrics.record(route, status, latency);
     tracing::info!(
-        method = %method,
+        method = arrival.method.as_str(),
         route,
         status,
         latency_us = latency.as_micros() as u64,
-        request_id = %id,
+        request_id = id.to_str().unwrap_or_default(),
         "request"
     );
+    resp.headers_mut().insert(X_REQUEST_ID, id);
     resp
 }
 
@@ -206,7 +339,7 @@ mod tests {
         assert!(!valid_request_id(&HeaderValue::from_static("")));
         let a = new_request_id();
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(a.as_bytes().iter().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(a, new_request_id());
     }
 }

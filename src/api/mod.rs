@@ -41,8 +41,6 @@ use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::domain::cloud_tokens::CloudTokens;
 use crate::domain::control::Control;
@@ -89,9 +87,29 @@ pub struct EdgeConfig {
     pub smtp_addr: Option<String>,
 }
 
-/// Handles shared by every handler; cheap to clone.
+/// Handles shared by every handler: one `Arc`, so the clone axum makes for
+/// every request is one reference count, not one per service.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` with every handler.
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services and settings behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
     /// Users, login, tokens.
     pub users: Arc<Users>,
     /// Two-step verification.
@@ -128,8 +146,11 @@ async fn metrics_closed() -> ApiError {
     ApiError::unauthenticated()
 }
 
+/// The whole HTTP service: the edge layer around the route table. Cheap to clone.
+pub type App = middleware::EdgeService<Router>;
+
 /// The route table with its layers.
-pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
+pub fn router(state: AppState, wire: Arc<Wire>) -> App {
     let mut routes = Router::new()
         .route("/v1/users/login", post(login::login))
         .route("/v1/users/logout", post(login::logout))
@@ -232,15 +253,12 @@ pub fn router(state: AppState, wire: Arc<Wire>) -> Router {
         shared: state.shared.clone(),
         cloud: state.edge.cloud.enabled.then_some(state.edge.cloud.window),
     });
-    routes
+    let routes = routes
         .route_layer(route_tag::TagRouteLayer)
         .fallback(cloud::fallback)
-        .with_state(state)
-        .layer(
-            // Outermost first: the edge layer sees everything, including rendered
-            // errors, timeouts and panics.
-            ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(edge, middleware::edge))
-                .layer(CatchPanicLayer::custom(middleware::panic_response)),
-        )
+        .with_state(state);
+    // The edge sees everything, including rendered errors, timeouts and panics.
+    // Wrapped around the whole router, not layered into it: `Router::layer` puts
+    // a copy of the layer into every route.
+    middleware::EdgeService::new(edge, routes)
 }

@@ -3,28 +3,28 @@
 //! checked at start-up by [`check_filter`], so a typo stops the server instead of
 //! silently filtering every line out.
 //!
-//! Lines are handed to a writer thread that owns a buffered stderr: the async
-//! workers never make the `write` call themselves, so a slow log sink (a full
-//! pipe, a disk under writeback) cannot stall request handling, and under load
-//! many lines go out in one system call. In normal operation every request gets
-//! its line. When the sink is stuck (a pipe nobody reads, a stalled log driver)
-//! and the queue is full, new lines are dropped rather than waited for: a lossless
-//! queue froze every request, health probes included, after ~66,000 lines into an
-//! unread pipe. Drops are counted ([`dropped_lines`], shown in `/metrics`) and
-//! reported in one line once the sink writes again.
+//! Lines are handed to a writer thread ([`sink`]): the async workers never make
+//! the `write` call themselves, so a slow log sink (a full pipe, a disk under
+//! writeback) cannot stall request handling, and under load many lines go out in
+//! one system call. In normal operation every request gets its line. When the
+//! sink is stuck (a pipe nobody reads, a stalled log driver) and the buffer is
+//! full, new lines are dropped rather than waited for: a lossless queue froze
+//! every request, health probes included, after ~66,000 lines into an unread
+//! pipe. Drops are counted ([`dropped_lines`], shown in `/metrics`) and reported
+//! in one line once the sink writes again.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use serde::{Deserialize, Serialize};
 
 mod line;
+mod sink;
+
+pub use sink::LogGuard;
 
 /// Log line format (`log.format`, `--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,9 +35,6 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
-
-/// Lines that may wait for the writer thread before logging blocks.
-const QUEUE_LINES: usize = 64 * 1024;
 
 /// Checks a filter (`log.level` or `RUST_LOG`): it must parse, and every directive
 /// without `=` must be a level. `tracing` reads a bare word such as `warning` as a
@@ -67,10 +64,10 @@ pub fn check_filter(directives: &str) -> Result<(), String> {
 }
 
 /// Installs the global subscriber and returns the guard of its writer thread:
-/// keep it alive until exit, as dropping it flushes what is still queued. Safe to
+/// keep it alive until exit, as dropping it writes what is still queued. Safe to
 /// call more than once (later calls leave the first subscriber in place), so
 /// embedding the server in a test process cannot panic here.
-pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
+pub fn init(format: LogFormat, level: &str) -> LogGuard {
     // An empty RUST_LOG counts as unset; an invalid one was refused at start-up by
     // `config::load` (an embedding process may not have checked it, hence the fallback).
     let filter = std::env::var("RUST_LOG")
@@ -78,19 +75,9 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
         .filter(|v| !v.is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(level));
-    let written = Arc::new(AtomicU64::new(0));
-    let sink = Progress {
-        inner: std::io::stderr(),
-        written: written.clone(),
-    };
-    let stderr = std::io::BufWriter::with_capacity(64 * 1024, sink);
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(QUEUE_LINES)
-        .thread_name("wa-twostep-log")
-        .finish(stderr);
-    if DROPPED.set(writer.error_counter()).is_ok() {
-        spawn_drop_reporter(writer.error_counter(), written);
+    let (writer, counters, guard) = sink::start(std::io::stderr());
+    if COUNTERS.set(counters.clone()).is_ok() {
+        spawn_drop_reporter(counters);
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -111,47 +98,27 @@ pub fn init(format: LogFormat, level: &str) -> WorkerGuard {
     guard
 }
 
-/// The writer thread's error counter: lines dropped because the queue was full.
-static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+/// The writer's counters, once logging is installed.
+static COUNTERS: OnceLock<sink::Counters> = OnceLock::new();
 
-/// Log lines dropped since start because the sink was stuck and the queue full.
+/// Log lines dropped since start because the sink was stuck and the buffer full.
 pub fn dropped_lines() -> u64 {
-    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
-}
-
-/// A sink that counts the bytes it really wrote: the drop reporter's sign that
-/// the sink accepts writes again.
-struct Progress<W> {
-    /// The real sink (stderr).
-    inner: W,
-    /// Bytes written so far.
-    written: Arc<AtomicU64>,
-}
-
-impl<W: Write> Write for Progress<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    COUNTERS.get().map_or(0, sink::Counters::dropped_lines)
 }
 
 /// Once a second: when lines were dropped and the sink has written since, says
 /// how many in one line. A report made while the sink is still stuck would itself
 /// be dropped, so it waits for progress.
-fn spawn_drop_reporter(dropped: ErrorCounter, written: Arc<AtomicU64>) {
+fn spawn_drop_reporter(counters: sink::Counters) {
     let spawned = std::thread::Builder::new()
         .name("wa-twostep-log-drops".into())
         .spawn(move || {
-            let (mut reported, mut last_written) = (0usize, written.load(Ordering::Relaxed));
+            let mut reported = 0;
+            let mut last_written = counters.written_bytes();
             loop {
                 std::thread::sleep(Duration::from_secs(1));
-                let now_written = written.load(Ordering::Relaxed);
-                let total = dropped.dropped_lines();
+                let now_written = counters.written_bytes();
+                let total = counters.dropped_lines();
                 if total > reported && now_written > last_written {
                     tracing::warn!(
                         dropped_lines = total - reported,

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use axum::http::{HeaderValue, Method};
 use serde::Serialize;
 
 use super::is_control_path;
@@ -19,6 +20,27 @@ pub fn is_journaled(path: &str) -> bool {
     !is_control_path(path) && path != "/metrics"
 }
 
+fn as_str<T: AsStr, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_text())
+}
+
+/// The text of a journal field kept in its wire type (no copy per request).
+trait AsStr {
+    fn as_text(&self) -> &str;
+}
+
+impl AsStr for Method {
+    fn as_text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsStr for HeaderValue {
+    fn as_text(&self) -> &str {
+        self.to_str().unwrap_or_default()
+    }
+}
+
 fn as_rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339_ms(*ms))
 }
@@ -27,13 +49,16 @@ fn as_rfc3339_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
     /// HTTP method.
-    pub method: String,
+    #[serde(serialize_with = "as_str")]
+    pub method: Method,
     /// Path as sent, without the query string.
     pub path: String,
     /// Final status, as the client saw it.
     pub status: u16,
-    /// The `X-Request-ID` the response carried.
-    pub request_id: String,
+    /// The `X-Request-ID` the response carried (visible ASCII: checked when it
+    /// arrived, or made here).
+    #[serde(serialize_with = "as_str")]
+    pub request_id: HeaderValue,
     /// When the request arrived (Unix milliseconds), shown as RFC 3339 UTC with
     /// milliseconds; formatted when the journal is read, not on every request.
     #[serde(serialize_with = "as_rfc3339_ms")]
@@ -109,10 +134,10 @@ mod tests {
 
     fn entry(n: u16) -> Entry {
         Entry {
-            method: "GET".into(),
+            method: Method::GET,
             path: format!("/v1/{n}"),
             status: n,
-            request_id: n.to_string(),
+            request_id: HeaderValue::from(n),
             time: 0,
             latency_ms: 0.0,
         }

@@ -110,7 +110,7 @@ impl Server for InProc {
 }
 
 /// Sends `req` through `router` and reads the answer.
-pub async fn oneshot(router: &axum::Router, req: Request<Body>) -> Reply {
+pub async fn oneshot(router: &wa_twostep::api::App, req: Request<Body>) -> Reply {
     let resp = router.clone().oneshot(req).await.expect("infallible");
     let (parts, body) = resp.into_parts();
     Reply {
@@ -125,7 +125,7 @@ pub async fn oneshot(router: &axum::Router, req: Request<Body>) -> Reply {
 }
 
 /// A fresh memory-only app's router and an admin token from its first login.
-pub async fn router_with_admin() -> (axum::Router, String) {
+pub async fn router_with_admin() -> (wa_twostep::api::App, String) {
     let router = build(settings()).await.router();
     let login = Request::post("/v1/users/login")
         .header("authorization", basic("admin", SEED_PASSWORD))
