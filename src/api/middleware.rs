@@ -282,14 +282,13 @@ fn finish(edge: &Edge, arrival: Arrival, mut resp: Response) -> Response {
     let route = resp.extensions().get::<RouteTag>();
     let route = route.map_or("-", |r| r.as_str());
     edge.metrics.record(route, status, latency);
-    tracing::info!(
-        method = arrival.method.as_str(),
+    crate::telemetry::log_request(&crate::telemetry::RequestLine {
+        method: arrival.method.as_str(),
         route,
         status,
-        latency_us = latency.as_micros() as u64,
-        request_id = id.to_str().unwrap_or_default(),
-        "request"
-    );
+        latency_us: latency.as_micros() as u64,
+        request_id: id.to_str().unwrap_or_default(),
+    });
     resp.headers_mut().insert(X_REQUEST_ID, id);
     resp
 }

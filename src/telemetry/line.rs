@@ -61,7 +61,7 @@ thread_local! {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC, microseconds).
-fn write_timestamp(out: &mut impl Write, now: SystemTime) -> fmt::Result {
+pub(super) fn write_timestamp(out: &mut impl Write, now: SystemTime) -> fmt::Result {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let date = DATE.with(|cache| {
@@ -113,6 +113,20 @@ fn civil(secs: u64) -> [u8; 19] {
     out
 }
 
+/// `value` quoted like `Debug`; only strings that need escapes take the slow path.
+pub(super) fn write_quoted(out: &mut impl Write, value: &str) -> fmt::Result {
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.write_char('"')?;
+        out.write_str(value)?;
+        out.write_char('"')
+    } else {
+        write!(out, "{value:?}")
+    }
+}
+
 /// Writes the event's fields: the message bare, the others as `key=value`.
 struct Fields<'a, W: Write> {
     /// Where the line goes.
@@ -148,16 +162,8 @@ impl<W: Write> Visit for Fields<'_, W> {
         if field.name() == "message" {
             return self.push(value);
         }
-        // Quoted like `Debug`; only strings that need escapes take the slow path.
-        if value
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
-            self.push("\"");
-            self.push(value);
-            self.push("\"");
-        } else if self.result.is_ok() {
-            self.result = write!(self.out, "{value:?}");
+        if self.result.is_ok() {
+            self.result = write_quoted(self.out, value);
         }
     }
 

@@ -22,8 +22,10 @@ use tracing_subscriber::EnvFilter;
 use serde::{Deserialize, Serialize};
 
 mod line;
+mod request;
 mod sink;
 
+pub use request::{log as log_request, RequestLine};
 pub use sink::LogGuard;
 
 /// Log line format (`log.format`, `--log-format`).
@@ -81,9 +83,9 @@ pub fn init(format: LogFormat, level: &str) -> LogGuard {
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .with_target(false);
-    let _ = match format {
+    let installed = match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
@@ -95,6 +97,10 @@ pub fn init(format: LogFormat, level: &str) -> LogGuard {
         // by a formatter of our own (see `line`).
         LogFormat::Pretty => builder.event_format(line::LineFormat).try_init(),
     };
+    if installed.is_ok() {
+        // The request line may skip the event machinery: the sink is ours.
+        request::install(format, writer);
+    }
     guard
 }
 

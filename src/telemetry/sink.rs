@@ -188,6 +188,16 @@ impl Write for LineWriter<'_> {
     }
 }
 
+impl Sink {
+    /// Queues one whole line (see [`LineWriter`]).
+    pub fn write_line(&self, line: &[u8]) {
+        let _ = LineWriter {
+            shared: &self.shared,
+        }
+        .write(line);
+    }
+}
+
 impl<'a> MakeWriter<'a> for Sink {
     type Writer = LineWriter<'a>;
 
