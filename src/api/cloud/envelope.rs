@@ -255,17 +255,22 @@ struct Envelope<'a> {
 
 /// `len` random URL-safe characters (6 bits each of [`next_random`]).
 fn random_id(len: usize) -> String {
+    let mut id = String::with_capacity(len);
+    fill_random_id(len, |c| id.push(char::from(c)));
+    id
+}
+
+/// Hands `len` random URL-safe characters to `put`.
+fn fill_random_id(len: usize, mut put: impl FnMut(u8)) {
     const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut id = String::with_capacity(len + 1);
     let (mut bits, mut left) = (0u64, 0);
     for _ in 0..len {
         if left < 6 {
             (bits, left) = (next_random(), 64);
         }
-        id.push(char::from(URL_SAFE[(bits & 63) as usize]));
+        put(URL_SAFE[(bits & 63) as usize]);
         (bits, left) = (bits >> 6, left - 6);
     }
-    id
 }
 
 /// A fresh 64-bit value for trace ids: SplitMix64 over a counter, keyed once per
@@ -371,7 +376,16 @@ impl Ctx {
             }
         };
         set(X_FB_REQUEST_ID, &self.fbtrace_id);
-        set(X_FB_TRACE_ID, &random_id(11));
+        let mut trace = [0u8; 11];
+        let mut at = 0;
+        fill_random_id(trace.len(), |c| {
+            trace[at] = c;
+            at += 1;
+        });
+        set(
+            X_FB_TRACE_ID,
+            std::str::from_utf8(&trace).unwrap_or_default(),
+        );
         let mut version = [0u8; 24];
         set(
             FACEBOOK_API_VERSION,

@@ -132,8 +132,10 @@ fn object(number: &Number, fields: &[String]) -> String {
         if out.len() > 1 {
             out.push(',');
         }
-        push_json_str(&mut out, name);
-        out.push(':');
+        // A field name is one of ours (`field` knows it): nothing to escape.
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
         match value {
             FieldValue::Text(text) => push_json_str(&mut out, text),
             FieldValue::Flag(flag) => out.push_str(if flag { "true" } else { "false" }),
