@@ -11,6 +11,9 @@ alternate POST {"pin":"123456"} and DELETE of /v1/settings/account/two-step.
   durable_cost.py ctxt CLIENTS        context switches per change: the server pinned
         to CPU 0, wrk pinned to CPU 1 for DURATION s; voluntary and nonvoluntary
         switches summed over /proc/<pid>/task/*, before and after, per change.
+  durable_cost.py flood 50            bench.py's DELETE p99 under a POST flood: an
+        ephemeral server at the default argon2 cost, 8 connections of POST, and
+        50 connections of DELETE with 20 ms think time for DURATION s.
 
 Env: DURABLE_BINARY (default target/release/wa-twostep), N_SMALL (1000),
 N_LARGE (3000), DURATION (4), KEEP (copy the last callgrind output there).
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +39,11 @@ ENV = {"WA_TWOSTEP_ARGON2__MEMORY_KIB": "8", "WA_TWOSTEP_ARGON2__ITERATIONS": "1
 PATH = "/v1/settings/account/two-step"
 
 
-def start(prefix, state_dir, out=None):
+def start(prefix, state_dir, env_extra=ENV):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_TWOSTEP_") and k != "RUST_LOG"}
-    env.update(ENV)
-    argv = [*prefix, str(BINARY), "--listen", "127.0.0.1:0", "--state", str(state_dir / "state.json")]
+    env.update(env_extra)
+    where = ["--state", str(state_dir / "state.json")] if state_dir else ["--ephemeral"]
+    argv = [*prefix, str(BINARY), "--listen", "127.0.0.1:0", *where]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     line = proc.stdout.readline().decode()
     if not line.startswith("listening on http://"):
@@ -158,8 +163,41 @@ def ctxt(clients, tmp):
           f"{(t1[0] - t0[0]) / n * 1e6:.1f} us user + {(t1[1] - t0[1]) / n * 1e6:.1f} us sys")
 
 
+def wrk(port, tok, mode, clients, duration, delay_ms=0):
+    env = dict(os.environ, WRK_MODE=mode, WRK_TOKEN=tok, WRK_DELAY_MS=str(delay_ms))
+    return subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{clients}", f"-d{duration}s",
+                             "--timeout", "5s", "-s", str(ROOT / "bench" / "wrk.lua"),
+                             f"http://127.0.0.1:{port}{PATH}"],
+                            env=env, stdout=subprocess.PIPE, text=True)
+
+
+def result(p):
+    out = p.communicate()[0]
+    return json.loads(out.split("BENCH_JSON ", 1)[1].splitlines()[0])
+
+
+def flood(clients):
+    duration = int(os.environ.get("DURATION", "4"))
+    proc, port = start(["taskset", "-c", "0"], None, {"WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE": "false"})
+    try:
+        tok = token(port)
+        call(port, "DELETE", PATH, {"Authorization": f"Bearer {tok}"})
+        posts = wrk(port, tok, "post", 8, duration + 2)
+        time.sleep(1.0)
+        probe = result(wrk(port, tok, "delete", clients, duration, delay_ms=20))
+        posts = result(posts)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    print(f"flood: DELETE p50 {probe['lat_p50_us'] / 1000:.2f} ms, p99 {probe['lat_p99_us'] / 1000:.2f} ms, "
+          f"max {probe['lat_max_us'] / 1000:.2f} ms ({probe['ok2xx']} of {probe['requests']} 2xx); "
+          f"POST {posts['ok2xx']} 2xx, {posts['s503']} 503 of {posts['requests']}")
+
+
 def main():
     mode, clients = sys.argv[1], int(sys.argv[2])
+    if mode == "flood":
+        return flood(clients)
     with tempfile.TemporaryDirectory(prefix="wa-twostep-durable-") as tmp:
         if mode == "ctxt":
             return ctxt(clients, tmp)

@@ -295,14 +295,15 @@ impl Hasher {
 /// Lowers the calling (blocking-pool) thread's scheduling priority once, to nice 19,
 /// the lowest of SCHED_OTHER. A hash takes milliseconds of CPU; when hashing threads
 /// share a core with the async workers, equal priority lets a flood of PIN changes
-/// add those milliseconds to the latency of requests that need no hashing. At nice 9
-/// (weight 110 against the workers' 1024) a woken worker still waited behind hashes
-/// often enough for a DELETE p99 of 5.5 ms under a POST flood; at nice 19 (weight
-/// 15) the workers get ~98.5% of a contended core and preempt a hash at once on
-/// wake-up, while hashes still progress whenever the workers idle, and on a machine
-/// with a free core they run at full speed anyway. SCHED_IDLE was not taken: it
-/// could starve hashes (and so every PIN change and login) behind steady traffic
-/// that needs none. Only argon2 jobs run on this pool.
+/// add those milliseconds to the latency of requests that need no hashing. At nice 19
+/// (weight 15 against the workers' 1024) the workers get ~98.5% of a contended core
+/// (at nice 9, weight 110, ~90%), while hashes still progress and, with a free core,
+/// run at full speed. SCHED_IDLE (weight 3) was tried and not kept: it could starve
+/// hashes, and so every PIN change and login, behind steady traffic that needs none.
+/// Measured on the benchmark VM (server pinned to one core), the DELETE p99 under a
+/// POST flood was 4.0–5.4 ms at nice 9, nice 19 and SCHED_IDLE alike: the same probe
+/// without any flood already has a 4.3–5.3 ms p99 there, so the priority is not what
+/// that tail is made of. Only argon2 jobs run on this pool.
 fn lower_priority_once() {
     thread_local! {
         static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
