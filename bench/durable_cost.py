@@ -69,10 +69,14 @@ def token(port):
     return json.loads(data)["users"][0]["token"]
 
 
-def changes(port):
+def metric(port, name):
     _, data = call(port, "GET", "/metrics")
-    m = re.search(rb"^wa_twostep_state_changes_total (\d+)", data, re.M)
-    return int(m.group(1))
+    m = re.search(rb"^" + name.encode() + rb" ([0-9.e+-]+)", data, re.M)
+    return float(m.group(1))
+
+
+def changes(port):
+    return int(metric(port, "wa_twostep_state_changes_total"))
 
 
 def drive(port, tok, clients, n):
@@ -147,11 +151,13 @@ def ctxt(clients, tmp):
         tok = token(port)
         drive(port, tok, 1, 2)
         env = dict(os.environ, WRK_MODE="mix", WRK_TOKEN=tok)
+        w0, ws0 = metric(port, "wa_twostep_state_writes_total"), metric(port, "wa_twostep_state_write_seconds_total")
         c0, s0, t0 = changes(port), switches(proc.pid), cpu(proc.pid)
         out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{clients}", f"-d{duration}s",
                               "-s", str(ROOT / "bench" / "wrk.lua"), f"http://127.0.0.1:{port}{PATH}"],
                              env=env, capture_output=True, text=True, check=True).stdout
         s1, t1, c1 = switches(proc.pid), cpu(proc.pid), changes(port)
+        w1, ws1 = metric(port, "wa_twostep_state_writes_total"), metric(port, "wa_twostep_state_write_seconds_total")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -160,7 +166,8 @@ def ctxt(clients, tmp):
     print(f"ctxt clients={clients}: {r['requests']} requests ({r['ok2xx']} 2xx), {n} changes, "
           f"{r['requests'] / (r['duration_us'] / 1e6):,.0f} req/s, p99 {r['lat_p99_us'] / 1000:.2f} ms, "
           f"{s1 - s0} switches = {(s1 - s0) / n:.2f} per change, CPU per change "
-          f"{(t1[0] - t0[0]) / n * 1e6:.1f} us user + {(t1[1] - t0[1]) / n * 1e6:.1f} us sys")
+          f"{(t1[0] - t0[0]) / n * 1e6:.1f} us user + {(t1[1] - t0[1]) / n * 1e6:.1f} us sys; "
+          f"{n / (w1 - w0):.1f} changes per write, {(ws1 - ws0) / (w1 - w0) * 1e3:.3f} ms per write")
 
 
 def wrk(port, tok, mode, clients, duration, delay_ms=0):
