@@ -33,6 +33,9 @@ use super::state::{State, SCHEMA};
 /// Smallest log size that triggers a snapshot, so small states do not rewrite often.
 const MIN_LOG_BYTES: u64 = 1 << 20;
 
+/// Largest log-line buffer kept for the next append (bytes).
+const MAX_KEPT_LINE: usize = 1 << 20;
+
 /// Why the state could not be opened at start-up. The message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -76,14 +79,19 @@ enum Compaction<E = std::io::Error> {
     Renamed(E),
 }
 
-/// One log line: CRC32C of the record (8 hex digits), a space, the record, `\n`.
-fn encode_record(seq: u64, ops: &[Op]) -> std::io::Result<Vec<u8>> {
-    let record = serde_json::to_vec(&RecordOut { seq, ops }).map_err(std::io::Error::other)?;
-    let mut line = Vec::with_capacity(record.len() + 10);
-    line.extend_from_slice(format!("{:08x} ", crc32c::crc32c(&record)).as_bytes());
-    line.extend_from_slice(&record);
+/// Writes one log line into `line` (cleared first, its capacity reused): CRC32C of
+/// the record (8 hex digits), a space, the record, `\n`. The record is serialized in
+/// place after room left for the checksum, which is filled in last.
+fn encode_record(line: &mut Vec<u8>, seq: u64, ops: &[Op]) -> std::io::Result<()> {
+    line.clear();
+    line.extend_from_slice(b"00000000 ");
+    serde_json::to_writer(&mut *line, &RecordOut { seq, ops }).map_err(std::io::Error::other)?;
+    let crc = crc32c::crc32c(&line[9..]);
+    for (i, digit) in line[..8].iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[(crc >> (28 - 4 * i)) as usize & 0xf];
+    }
     line.push(b'\n');
-    Ok(line)
+    Ok(())
 }
 
 /// Reads one log line (with its `\n`). Lines starting with `{` come from releases
@@ -144,6 +152,8 @@ pub struct StateFile {
     older_schema: bool,
     /// Test-only write failures.
     fail_hook: Option<FailHook>,
+    /// The log line being appended, kept to reuse its allocation.
+    line: Vec<u8>,
     /// Held for the life of the process: the OS releases it on exit, even on SIGKILL.
     _lock: File,
 }
@@ -305,6 +315,7 @@ impl StateFile {
             ids,
             older_schema,
             fail_hook: None,
+            line: Vec::new(),
             _lock: lock,
         };
         if older_schema {
@@ -361,14 +372,23 @@ impl StateFile {
     }
 
     fn append(&mut self, seq: u64, ops: &[Op]) -> std::io::Result<()> {
-        let line = encode_record(seq, ops)?;
+        // The line's buffer is reused, unless one big batch grew it past this.
+        let mut line = std::mem::take(&mut self.line);
+        let result = encode_record(&mut line, seq, ops).and_then(|()| self.append_line(&line));
+        if line.capacity() <= MAX_KEPT_LINE {
+            self.line = line;
+        }
+        result
+    }
+
+    fn append_line(&mut self, line: &[u8]) -> std::io::Result<()> {
         let Some(log) = self.log.as_mut() else {
             return Err(std::io::Error::other("no change log open"));
         };
         let fail_hook = self.fail_hook.clone();
         let check = |step| fail_hook.as_ref().map_or(Ok(()), |hook| hook(step));
         let result = check(WriteStep::AppendLog)
-            .and_then(|()| log.write_all(&line))
+            .and_then(|()| log.write_all(line))
             .and_then(|()| check(WriteStep::SyncLog))
             .and_then(|()| log.sync_data());
         match result {

@@ -193,6 +193,8 @@ impl Database {
 }
 
 /// Where the writer makes batches durable.
+// One per store, owned by the writer thread: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     /// The state file; `None` when ephemeral.
     File(Option<StateFile>),

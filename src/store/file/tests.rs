@@ -155,6 +155,32 @@ fn a_record_that_fails_its_checksum_with_records_after_it_refuses_start_naming_t
 }
 
 #[test]
+fn a_log_line_is_the_checksum_in_hex_a_space_the_record_and_a_newline_whatever_the_buffer_held() {
+    let (op, _) = enable(7);
+    let record = serde_json::to_vec(&RecordOut {
+        seq: 7,
+        ops: std::slice::from_ref(&op),
+    })
+    .unwrap();
+    let mut expected = format!("{:08x} ", crc32c::crc32c(&record)).into_bytes();
+    expected.extend_from_slice(&record);
+    expected.push(b'\n');
+    let mut line = b"left over from a longer line before".repeat(10);
+    encode_record(&mut line, 7, std::slice::from_ref(&op)).unwrap();
+    assert_eq!(line, expected);
+    let parsed = parse_record(&line).unwrap();
+    assert_eq!(parsed.seq, 7);
+    assert_eq!(parsed.ops.len(), 1);
+    // All eight digits, as `{:08x}` writes them.
+    encode_record(&mut line, 8, &[]).unwrap();
+    let crc = crc32c::crc32c(br#"{"seq":8,"ops":[]}"#);
+    assert_eq!(
+        line,
+        format!("{crc:08x} {{\"seq\":8,\"ops\":[]}}\n").into_bytes()
+    );
+}
+
+#[test]
 fn records_without_a_checksum_from_earlier_releases_still_load() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
