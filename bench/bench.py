@@ -183,6 +183,17 @@ def baseline():
                   env=server_env({"BASELINE_TOKEN": BASE_TOKEN, "BASELINE_CLOUD_TOKEN": BASE_CLOUD_TOKEN}))
 
 
+def metric(port, name):
+    """One unlabelled value from our /metrics."""
+    status, data = call(port, "GET", "/metrics")
+    if status != 200:
+        raise RuntimeError(f"/metrics answered {status}")
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise RuntimeError(f"/metrics has no {name}")
+
+
 def mint_cloud_token(port):
     """A Cloud access token with both scopes from the control plane (no control.token set)."""
     status, data = call(port, "POST", "/__sandbox/cloud/tokens", {"Content-Type": "application/json"}, "{}")
@@ -394,16 +405,29 @@ def fig_delete_rps(R, tmp):
                 s, token = baseline(), BASE_TOKEN
             elif name == "baseline_cloud_get":
                 s, token = baseline(), BASE_CLOUD_TOKEN
-            elif name == "ours_cloud_get":
-                s = ours("--ephemeral", stderr_path=tmp / f"ours-delete-{name}.log")
+            log_path = tmp / f"ours-delete-{name}-{rnd}.log"
+            if name == "ours_cloud_get":
+                s = ours("--ephemeral", stderr_path=log_path)
                 token = mint_cloud_token(s.port)
-            else:
+                setup = 1
+            elif not name.startswith("baseline"):
                 env = {"WA_TWOSTEP_LOG__LEVEL": "warn"} if name == "ours_log_warn" else None
-                s = ours("--ephemeral", env=env, stderr_path=tmp / f"ours-delete-{name}.log")
+                s = ours("--ephemeral", env=env, stderr_path=log_path)
                 token = login(s.port)
                 call(s.port, "DELETE", PATH, {"Authorization": f"Bearer {token}"})  # two-step off
-            wrk(s, mode, token, CONNS, WARMUP, path=path)
+                setup = 2
+            warm = wrk(s, mode, token, CONNS, WARMUP, path=path)
             r = wrk(s, mode, token, CONNS, ROUND_DURATION, path=path)
+            if name in ("ours", "ours_cloud_get"):
+                # Every request must still get its line: count them once the server has
+                # exited (the log writer flushes at exit) against what it answered.
+                dropped = metric(s.port, "wa_twostep_log_lines_dropped_total")
+                s.stop()
+                with open(log_path, "rb") as f:
+                    lines = sum(1 for line in f if b"  INFO request " in line)
+                answered = setup + warm["requests"] + r["requests"] + 1  # + the /metrics read
+                R["raw"].setdefault("log_lines", []).append(
+                    {"server": name, "round": rnd, "lines": lines, "answered": answered, "dropped": dropped})
             s.stop()
             if r["ok2xx"] != r["requests"]:
                 raise RuntimeError(f"{name}: {r['requests'] - r['ok2xx']} requests were not 2xx: {r}")
@@ -952,6 +976,16 @@ def run_all(R, tmp):
     o, b = per_cpu["ours_cloud_get"], per_cpu["baseline_cloud_get"]
     row(R, "cloud_get_per_cpu", "same as the Cloud GET row, per CPU-second of the server (info)", o, b,
         "req/CPU-s", o / b, "≥ 0.8×", o / b >= 0.8)
+    logs = R["raw"]["log_lines"]
+    lines, answered = sum(x["lines"] for x in logs), sum(x["answered"] for x in logs)
+    dropped = sum(x["dropped"] for x in logs)
+    row(R, "log_lines", "request log lines written during the info-level DELETE and Cloud GET runs", lines,
+        answered, "lines", lines / answered, "≥ 1× (a line per answered request), 0 dropped",
+        lines >= answered and dropped == 0 and all(x["lines"] >= x["answered"] for x in logs),
+        f"baseline column = requests the server answered (wrk's completed requests, warm-up included, plus "
+        f"the set-up calls and the /metrics read), counted per run after the server exited; "
+        f"wa_twostep_log_lines_dropped_total summed over the runs: {dropped:.0f}; a line more than answered "
+        "is a request wrk cut off at the end of a run, which the server still answered and logged")
 
     res, hash_ms, hash_cpu_ms, slots, ceiling = fig_post_flood(R, tmp)
     o = res["ours"]
