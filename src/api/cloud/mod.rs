@@ -125,13 +125,15 @@ fn label(segments: &[&str]) -> Option<&'static str> {
 /// The fallback of the route table: a Graph path goes to the Cloud edge (when
 /// enabled); anything else is the On-Premises 404 / 1006.
 pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
-    if state.edge.cloud.enabled && is_graph_path(req.uri().path()) {
+    if state.edge.cloud.enabled {
+        // `dispatch` answers a path that is not a Graph path with the 404 below.
         return dispatch(state, req).await;
     }
     ApiError::path_not_found().into_response()
 }
 
-/// Serves one Graph request in the Graph check order.
+/// Serves one Graph request in the Graph check order; any other path is the
+/// On-Premises 404 / 1006.
 async fn dispatch(state: AppState, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let Some((version, rest)) = split(&path) else {
