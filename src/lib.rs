@@ -31,7 +31,8 @@
 //! renders it), [`secret`] (redacted strings), [`readiness`] (whether the server
 //! can serve: set by the accept loop while draining and by a state backend that
 //! can become unreachable, read by `/__sandbox/health`), [`telemetry`] (logs: the
-//! log format and the filter check; it imports nothing of the crate) and
+//! subscriber, its sink and writer thread, the per-request line, the log format
+//! and the filter check; it imports nothing of the crate) and
 //! [`config`] (settings, layered defaults < file < env < flags). `config` reads
 //! [`cli`]'s flag struct and its listen-address parser (the one edge from a leaf
 //! to an entry point, since the flags are the top settings layer; `cli` imports
