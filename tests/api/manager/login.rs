@@ -119,7 +119,7 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
 
 #[tokio::test]
 async fn the_reset_link_works_without_a_session() {
-    let app = cloud_spawn()
+    let mut app = cloud_spawn()
         .env("WA_TWOSTEP_CONTROL__TOKEN", CONTROL_TOKEN)
         .start()
         .await;
@@ -152,6 +152,8 @@ async fn the_reset_link_works_without_a_session() {
             .await["is_pin_enabled"],
         false
     );
+    // Every line written: the server flushes its log when it exits.
+    app.stop();
     let log = app.stderr();
     assert!(
         !log.contains(path.rsplit('/').next().unwrap()),

@@ -74,5 +74,9 @@ async fn a_dead_smtp_server_never_fails_the_request_and_shows_in_the_outbox() {
         email["smtp_error"].as_str().unwrap().contains("connect"),
         "{email}"
     );
-    assert!(app.stderr().contains("email not delivered over SMTP"));
+    // Log lines reach stderr a moment after the work they report: wait for it.
+    assert!(app
+        .stderr_containing("email not delivered over SMTP")
+        .await
+        .is_some());
 }

@@ -256,7 +256,7 @@ async fn a_json_content_type_with_a_charset_parameter_is_accepted() {
 #[tokio::test]
 async fn a_pin_never_appears_in_responses_logs_or_the_state_file() {
     // Arrange: distinctive PINs that no timestamp, port or id is likely to contain.
-    let app = TestApp::spawn().await;
+    let mut app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let pins = ["482915", "573920", "691357", "9k4w2"];
     let mut bodies = Vec::new();
@@ -286,6 +286,8 @@ async fn a_pin_never_appears_in_responses_logs_or_the_state_file() {
         state.contains("$argon2id$"),
         "state file holds no argon2id hash: {state}"
     );
+    // Every line written: the server flushes its log when it exits.
+    app.stop();
     let logs = app.stderr();
     for pin in pins {
         for body in &bodies {
