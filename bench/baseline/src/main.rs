@@ -10,6 +10,10 @@
 //!   $BASELINE_CLOUD_TOKEN` (default `EAAbenchtoken0123456789abcdefghijklmnop`) → the
 //!   default number's fields as a static body of the same shape and size, else 401.
 //!
+//! The cheap routes answer with the same headers wa-twostep sends (`X-Request-ID`, and on
+//! the Cloud read the Graph headers), with fixed values of the same length: the same
+//! bytes on the wire, made with none of the work.
+//!
 //! and prints `listening on http://HOST:PORT` on stdout when ready. No logs, no state.
 //!
 //! `bench-baseline hash-once [N]` hashes a PIN N times (default 20) with the same
@@ -67,8 +71,31 @@ fn env_static(name: &str, default: &str) -> &'static str {
     )
 }
 
+/// A fixed request id of the length wa-twostep's are (32 hex digits).
+const REQUEST_ID: (&str, &str) = ("x-request-id", "5f1e2d3c4b5a69788796a5b4c3d2e1f0");
+
 fn meta() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], META).into_response()
+    (
+        [(header::CONTENT_TYPE.as_str(), "application/json"), REQUEST_ID],
+        META,
+    )
+        .into_response()
+}
+
+/// The Cloud number read's answer: the Graph headers wa-twostep sends, fixed values.
+fn number() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE.as_str(), "application/json; charset=UTF-8"),
+            (header::CACHE_CONTROL.as_str(), "no-store"),
+            ("x-fb-request-id", "AbCdEfGhIjKlMnOpQrStUvW"),
+            ("x-fb-trace-id", "AbCdEfGhIjK"),
+            ("facebook-api-version", "v22.0"),
+            REQUEST_ID,
+        ],
+        NUMBER,
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -116,7 +143,7 @@ async fn serve(listen: &str) {
             "/{version}/{id}",
             get(move |headers: HeaderMap| async move {
                 if authorized(&headers, cloud_token) {
-                    ([(header::CONTENT_TYPE, "application/json")], NUMBER).into_response()
+                    number()
                 } else {
                     StatusCode::UNAUTHORIZED.into_response()
                 }
