@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::{batches_after, Target, RUNTIME_CONNECT_TIMEOUT, SNAPSHOT_EVERY};
@@ -95,15 +95,18 @@ impl PgWriter {
             tries += 1;
             let (rt, client) = self.connection()?;
             let result = rt.block_on(async {
-                client.batch_execute("BEGIN").await?;
-                let head: i64 = client
-                    .query_typed(
+                // Pipelined: both go out at once, one round trip. A failed BEGIN
+                // fails the lock too; a failed lock leaves a transaction the error
+                // path below rolls back.
+                let (began, head) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_typed(
                         "SELECT seq FROM wa_twostep_head WHERE id = 1 FOR UPDATE",
                         &[],
                     )
-                    .await?
-                    .first()
-                    .map_or(0, |r| r.get(0));
+                );
+                began?;
+                let head: i64 = head?.first().map_or(0, |r| r.get(0));
                 Ok::<_, tokio_postgres::Error>(head as u64)
             });
             match result {
@@ -161,6 +164,36 @@ impl PgWriter {
         };
         let origin = self.origin.clone();
         let (rt, client) = self.connection().map_err(WriteError::Unreachable)?;
+        if snapshot.is_none() {
+            // The batch, the head and COMMIT pipelined: one round trip. A database
+            // error in either write aborts the transaction, and COMMIT then rolls it
+            // back; a connection lost on the way leaves the outcome open, so it is
+            // looked up, as for a lost answer to COMMIT.
+            let batch: [(&(dyn ToSql + Sync), Type); 3] = [
+                (&seq, Type::INT8),
+                (&origin, Type::TEXT),
+                (&ops_text, Type::TEXT),
+            ];
+            let head: [(&(dyn ToSql + Sync), Type); 1] = [(&seq, Type::INT8)];
+            let (inserted, moved, committed) = rt.block_on(async {
+                tokio::join!(
+                    client.query_typed(
+                        "INSERT INTO wa_twostep_batches (seq, origin, ops) VALUES ($1, $2, $3)",
+                        &batch,
+                    ),
+                    client.query_typed("UPDATE wa_twostep_head SET seq = $1 WHERE id = 1", &head),
+                    client.batch_execute("COMMIT"),
+                )
+            });
+            let refused = [inserted.err(), moved.err()].into_iter().flatten().next();
+            return match (refused, committed) {
+                (None, Ok(())) => Ok(()),
+                (Some(e), _) if e.as_db_error().is_some() => {
+                    Err(WriteError::Unreachable(self.unreachable(&e)))
+                }
+                (Some(e), _) | (None, Err(e)) => self.lost_answer(&e, seq, &origin),
+            };
+        }
         let written = rt.block_on(async {
             client
                 .query_typed(
@@ -205,17 +238,23 @@ impl PgWriter {
         let committed = rt.block_on(client.batch_execute("COMMIT"));
         match committed {
             Ok(()) => Ok(()),
-            Err(e) => {
-                let why = self.unreachable(&e);
-                if self.resolve(seq, &origin) {
-                    tracing::warn!(
-                        "the database's answer to a commit was lost; the batch is committed"
-                    );
-                    Ok(())
-                } else {
-                    Err(WriteError::Unreachable(why))
-                }
-            }
+            Err(e) => self.lost_answer(&e, seq, &origin),
+        }
+    }
+
+    /// A commit whose answer did not arrive: committed if the batch is found.
+    fn lost_answer(
+        &mut self,
+        e: &tokio_postgres::Error,
+        seq: i64,
+        origin: &str,
+    ) -> Result<(), WriteError> {
+        let why = self.unreachable(e);
+        if self.resolve(seq, origin) {
+            tracing::warn!("the database's answer to a commit was lost; the batch is committed");
+            Ok(())
+        } else {
+            Err(WriteError::Unreachable(why))
         }
     }
 
