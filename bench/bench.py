@@ -971,7 +971,7 @@ def run_all(R, tmp):
         o / b, "≥ 0.8×", o / b >= 0.8,
         f"GET {CLOUD_PATH} with a token minted by POST /__sandbox/cloud/tokens; median of {ROUNDS} {ROUND_DURATION} s "
         "runs alternating with the DELETE rows; ours logs every request at info, the baseline answers the same "
-        "bytes from a static string after comparing the token; the server got "
+        "status, headers (fixed values) and body from static strings after comparing the token; the server got "
         f"{share['ours_cloud_get']:.0%} (ours) and {share['baseline_cloud_get']:.0%} (baseline) of its core")
     o, b = per_cpu["ours_cloud_get"], per_cpu["baseline_cloud_get"]
     row(R, "cloud_get_per_cpu", "same as the Cloud GET row, per CPU-second of the server (info)", o, b,
