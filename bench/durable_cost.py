@@ -32,6 +32,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import call, metric  # noqa: E402  (the benchmark's own HTTP and /metrics helpers)
+
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = Path(os.environ.get("DURABLE_BINARY", ROOT / "target" / "release" / "wa-twostep"))
 ENV = {"WA_TWOSTEP_ARGON2__MEMORY_KIB": "8", "WA_TWOSTEP_ARGON2__ITERATIONS": "1",
@@ -51,28 +54,12 @@ def start(prefix, state_dir, env_extra=ENV):
     return proc, int(line.strip().rsplit(":", 1)[1])
 
 
-def call(port, method, path, headers=None, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
 def token(port):
     auth = "Basic " + base64.b64encode(b"admin:secret").decode()
     status, data = call(port, "POST", "/v1/users/login", {"Authorization": auth})
     if status != 200:
         sys.exit(f"durable_cost: login answered {status}")
     return json.loads(data)["users"][0]["token"]
-
-
-def metric(port, name):
-    _, data = call(port, "GET", "/metrics")
-    m = re.search(rb"^" + name.encode() + rb" ([0-9.e+-]+)", data, re.M)
-    return float(m.group(1))
 
 
 def changes(port):
