@@ -134,6 +134,25 @@ impl Hasher {
         self.run(move |h| h.hash_blocking(secret.expose())).await?
     }
 
+    /// Hashes `secret` with `salt` (PHC B64) instead of a fresh one: the same
+    /// secret, salt and settings give the same hash on every server. Only for the
+    /// seed admin's deferred hash, whose salt is fixed in the shared state.
+    pub async fn hash_with_salt(
+        self: &Arc<Self>,
+        secret: Secret,
+        salt: &str,
+    ) -> Result<Secret, HashError> {
+        let mut bytes = [0u8; 64];
+        let salt = SaltString::from_b64(salt)
+            .and_then(|s| s.decode_b64(&mut bytes).map(<[u8]>::to_vec))
+            .map_err(|e| HashError::Internal(e.to_string()))?;
+        if self.inline {
+            return self.hash_salted(secret.expose(), &salt);
+        }
+        self.run(move |h| h.hash_salted(secret.expose(), &salt))
+            .await?
+    }
+
     /// Checks `secret` against a stored PHC hash. With `None` (an unknown user) it
     /// verifies against a dummy hash and returns false, costing the same work.
     pub async fn verify(
@@ -197,14 +216,18 @@ impl Hasher {
     }
 
     fn hash_blocking(&self, secret: &str) -> Result<Secret, HashError> {
-        let internal = |e: argon2::password_hash::Error| HashError::Internal(e.to_string());
         // What `SaltString::generate` does, keeping the raw bytes instead of
         // decoding them back out of the B64 text.
         let mut salt_bytes = [0u8; argon2::password_hash::Salt::RECOMMENDED_LENGTH];
         rand_core::RngCore::fill_bytes(&mut OsRng, &mut salt_bytes);
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(internal)?;
+        self.hash_salted(secret, &salt_bytes)
+    }
+
+    fn hash_salted(&self, secret: &str, salt_bytes: &[u8]) -> Result<Secret, HashError> {
+        let internal = |e: argon2::password_hash::Error| HashError::Internal(e.to_string());
+        let salt = SaltString::encode_b64(salt_bytes).map_err(internal)?;
         let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        self.compute(&self.argon2, secret, &salt_bytes, &mut output)?;
+        self.compute(&self.argon2, secret, salt_bytes, &mut output)?;
         let mut b64 = [0u8; 2 * Params::DEFAULT_OUTPUT_LEN];
         let output = Output::new(&output).map_err(internal)?;
         let output = output.b64_encode(&mut b64).map_err(internal)?;
@@ -346,6 +369,33 @@ mod tests {
             .unwrap());
         assert!(!h.verify(Secret::new("123457"), Some(hash)).await.unwrap());
         assert!(!h.verify(Secret::new("123456"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_given_salt_gives_the_same_hash_on_every_hasher() {
+        let (a, b) = (
+            Arc::new(Hasher::new(&cheap(), 1).unwrap()),
+            Arc::new(Hasher::new(&cheap(), 1).unwrap()),
+        );
+        let salt = "c2FsdHNhbHRzYWx0c2FsdA";
+        let one = a.hash_with_salt(Secret::new("secret"), salt).await.unwrap();
+        let two = b.hash_with_salt(Secret::new("secret"), salt).await.unwrap();
+        assert_eq!(one.expose(), two.expose());
+        assert!(one.expose().contains(&format!("${salt}$")));
+        assert!(a
+            .verify(Secret::new("secret"), Some(one.clone()))
+            .await
+            .unwrap());
+        let fresh = a.hash(Secret::new("secret")).await.unwrap();
+        assert_ne!(
+            fresh.expose(),
+            one.expose(),
+            "a fresh hash takes a fresh salt"
+        );
+        assert!(a
+            .hash_with_salt(Secret::new("secret"), "not b64!")
+            .await
+            .is_err());
     }
 
     #[tokio::test]

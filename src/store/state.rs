@@ -19,8 +19,27 @@ pub const SCHEMA: u32 = 2;
 /// hashing at start-up would cost one argon2 run (tens of milliseconds and 19 MiB)
 /// before the server is ready. It matches no password by itself; the accounts
 /// service hashes the seed password on first use and stores the real hash with
-/// the first login's change.
+/// the first login's change. Written as `deferred:seed-admin-password:<salt>`
+/// ([`deferred_seed_hash`]): the salt that hash will use is fixed when the seed is
+/// written, so every server sharing the state computes the very same hash and
+/// racing first logins through different servers agree. Files of earlier
+/// releases hold the bare marker (no salt): their first hash takes a fresh salt.
 pub const DEFERRED_SEED_HASH: &str = "deferred:seed-admin-password";
+
+/// The deferred seed hash marker that will be hashed with `salt` (PHC B64).
+pub fn deferred_seed_hash(salt: &str) -> String {
+    format!("{DEFERRED_SEED_HASH}:{salt}")
+}
+
+/// Whether `stored` is a deferred seed hash, and with which salt: `None` for a
+/// real hash, `Some(None)` for the bare marker of earlier releases.
+pub fn deferred_seed_salt(stored: &str) -> Option<Option<&str>> {
+    let rest = stored.strip_prefix(DEFERRED_SEED_HASH)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix(':').map(Some)
+}
 
 /// The whole durable state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +356,25 @@ pub(crate) fn test_state(must_change: bool) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deferred_seed_markers_carry_their_salt_and_old_ones_still_count() {
+        let marker = deferred_seed_hash("c2FsdHNhbHRzYWx0c2FsdA");
+        assert_eq!(
+            marker,
+            "deferred:seed-admin-password:c2FsdHNhbHRzYWx0c2FsdA"
+        );
+        assert_eq!(
+            deferred_seed_salt(&marker),
+            Some(Some("c2FsdHNhbHRzYWx0c2FsdA"))
+        );
+        assert_eq!(deferred_seed_salt(DEFERRED_SEED_HASH), Some(None));
+        assert_eq!(
+            deferred_seed_salt("$argon2id$v=19$m=64,t=1,p=1$abc$def"),
+            None
+        );
+        assert_eq!(deferred_seed_salt("deferred:seed-admin-passwordX"), None);
+    }
 
     #[test]
     fn a_state_round_trips_through_json() {

@@ -29,7 +29,7 @@ use crate::domain::password::{Password, Username};
 use crate::domain::pin::Pin;
 use crate::secret::Secret;
 use crate::store::state::{
-    CloudTokenRecord, NumberRecord, Role, TwoStepRecord, UserRecord, DEFERRED_SEED_HASH,
+    deferred_seed_hash, CloudTokenRecord, NumberRecord, Role, TwoStepRecord, UserRecord,
 };
 use crate::store::{State, Upgrade};
 
@@ -185,10 +185,12 @@ impl Seed {
 
     /// The state this seed describes, with every password and PIN hashed afresh
     /// (new salts each time), except the admin's, which is hashed on first use
-    /// ([`DEFERRED_SEED_HASH`]). `two_step.updated_at` is null: the seed is not a
+    /// ([`crate::store::state::DEFERRED_SEED_HASH`], with the salt it will use).
+    /// `two_step.updated_at` is null: the seed is not a
     /// change. Cloud tokens are kept as digests, never expiring.
     pub async fn state(&self, hasher: &Arc<Hasher>) -> Result<State, HashError> {
-        let admin = Secret::new(DEFERRED_SEED_HASH);
+        let salt = argon2::password_hash::SaltString::generate(&mut rand_core::OsRng);
+        let admin = Secret::new(deferred_seed_hash(salt.as_str()));
         let mut numbers = Vec::new();
         for number in self.numbers() {
             numbers.push(number.record(hasher).await?);

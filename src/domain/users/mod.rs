@@ -16,7 +16,7 @@ use super::seed::Seed;
 use super::{flatten, Unavailable};
 use crate::config::Settings;
 use crate::secret::Secret;
-use crate::store::state::{UserRecord, DEFERRED_SEED_HASH};
+use crate::store::state::{deferred_seed_salt, UserRecord};
 use crate::store::{Op, State, Store};
 
 /// A user's role: the store's type, re-exported so the edge names it through the domain.
@@ -86,8 +86,12 @@ pub struct Users {
     failed_logins: Budget,
     /// The state `seed_state` rebuilds (settings, overlaid by the seed file).
     seed: Seed,
-    /// The seed admin password's hash, made on first use (see `DEFERRED_SEED_HASH`).
+    /// The seed admin password's hash, made on first use, for a bare deferred
+    /// marker of an earlier release (see `DEFERRED_SEED_HASH`).
     seed_admin_hash: tokio::sync::OnceCell<Secret>,
+    /// The same for a marker with its salt: the salt and the hash made with it.
+    /// Concurrent first logins wait here for one hash.
+    seed_admin_salted: tokio::sync::Mutex<Option<(String, Secret)>>,
 }
 
 impl Users {
@@ -107,20 +111,36 @@ impl Users {
             ),
             seed: Seed::from_settings(settings),
             seed_admin_hash: tokio::sync::OnceCell::new(),
+            seed_admin_salted: tokio::sync::Mutex::new(None),
             store,
         }
     }
 
     /// The stored hash to verify against, making the seed admin's on first use.
     async fn real_hash(&self, stored: Secret) -> Result<Secret, UserError> {
-        if stored.expose() != DEFERRED_SEED_HASH {
-            return Ok(stored);
+        let salt = match deferred_seed_salt(stored.expose()) {
+            None => return Ok(stored),
+            Some(None) => {
+                let hash = self
+                    .seed_admin_hash
+                    .get_or_try_init(|| self.hasher.hash(self.seed.admin_password().clone()))
+                    .await?;
+                return Ok(hash.clone());
+            }
+            Some(Some(salt)) => salt,
+        };
+        let mut cached = self.seed_admin_salted.lock().await;
+        if let Some((for_salt, hash)) = &*cached {
+            if for_salt == salt {
+                return Ok(hash.clone());
+            }
         }
         let hash = self
-            .seed_admin_hash
-            .get_or_try_init(|| self.hasher.hash(self.seed.admin_password().clone()))
+            .hasher
+            .hash_with_salt(self.seed.admin_password().clone(), salt)
             .await?;
-        Ok(hash.clone())
+        *cached = Some((salt.to_owned(), hash.clone()));
+        Ok(hash)
     }
 
     /// Uses `seed` (a loaded seed file) instead of the settings' seed.
