@@ -11,30 +11,13 @@ use wa_twostep::store::WriteStep;
 use crate::support::inproc::{build, settings_at, InProc};
 use crate::support::*;
 
-/// Fires `n` logins with the seed password at once and returns their statuses.
-async fn parallel_first_logins(app: &TestApp, n: usize) -> Vec<u16> {
-    let logins: Vec<_> = (0..n)
-        .map(|_| {
-            let login = app
-                .request(Method::POST, "/v1/users/login")
-                .header("Authorization", basic("admin", SEED_PASSWORD));
-            tokio::spawn(async move { login.send().await.expect("login").status().as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for l in logins {
-        statuses.push(l.await.expect("join"));
-    }
-    statuses
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_logins_with_the_right_password_all_succeed_fresh_and_after_a_reset() {
     let app = TestApp::with()
         .env("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")
         .start()
         .await;
-    let statuses = parallel_first_logins(&app, 16).await;
+    let statuses = parallel_first_logins(&[&app], 16).await;
     assert!(
         statuses.iter().all(|s| *s == 200),
         "fresh state: {statuses:?}"
@@ -47,7 +30,7 @@ async fn concurrent_first_logins_with_the_right_password_all_succeed_fresh_and_a
     )
     .await;
     assert_status(&reset, 200);
-    let statuses = parallel_first_logins(&app, 16).await;
+    let statuses = parallel_first_logins(&[&app], 16).await;
     assert!(
         statuses.iter().all(|s| *s == 200),
         "after a reset: {statuses:?}"

@@ -90,38 +90,19 @@ async fn concurrent_creations_logins_and_pin_changes_through_both_lose_nothing()
     expect_status(r.b.register_number(&admin, Some(&in_force[0])).await, 201).await;
 }
 
-/// Fires `n` logins with the seed password at once, alternating between the
-/// servers, and returns their statuses.
-async fn first_logins_through_both(r: &Replicas, n: usize) -> Vec<u16> {
-    let servers = [&r.a, &r.b];
-    let logins: Vec<_> = (0..n)
-        .map(|i| {
-            let login = servers[i % 2]
-                .request(reqwest::Method::POST, "/v1/users/login")
-                .header("Authorization", basic("admin", SEED_PASSWORD));
-            tokio::spawn(async move { login.send().await.expect("login").status().as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for l in logins {
-        statuses.push(l.await.expect("join"));
-    }
-    statuses
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn first_logins_of_the_seed_admin_through_both_servers_at_once_all_succeed() {
     // Each server hashes the seed password on first use; the two must agree on the
     // hash, or the login that commits second is refused with the right password.
     let r = Replicas::start(&[("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")]).await;
-    let statuses = first_logins_through_both(&r, 16).await;
+    let statuses = parallel_first_logins(&[&r.a, &r.b], 16).await;
     assert!(statuses.iter().all(|s| *s == 200), "fresh: {statuses:?}");
 
     let reset =
         r.a.call(reqwest::Method::POST, "/__sandbox/reset", None, None)
             .await;
     expect_status(reset, 200).await;
-    let statuses = first_logins_through_both(&r, 16).await;
+    let statuses = parallel_first_logins(&[&r.a, &r.b], 16).await;
     assert!(
         statuses.iter().all(|s| *s == 200),
         "after a reset: {statuses:?}"

@@ -353,3 +353,24 @@ impl Drop for TestApp {
         self.kill();
     }
 }
+
+/// Fires `n` logins of the seed admin with the seed password at once, spread over
+/// `servers` in turn, and returns their statuses in the order they were sent.
+pub async fn parallel_first_logins(servers: &[&TestApp], n: usize) -> Vec<u16> {
+    let logins: Vec<_> = (0..n)
+        .map(|i| {
+            let login = servers[i % servers.len()]
+                .request(reqwest::Method::POST, "/v1/users/login")
+                .header(
+                    "Authorization",
+                    super::client::basic("admin", super::consts::SEED_PASSWORD),
+                );
+            tokio::spawn(async move { login.send().await.expect("login").status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for l in logins {
+        statuses.push(l.await.expect("join"));
+    }
+    statuses
+}
