@@ -233,3 +233,37 @@ async fn an_address_in_use_exits_1() {
     );
     app.get_ok("/__sandbox/health").await;
 }
+
+#[tokio::test]
+async fn request_lines_follow_the_log_level_and_target_filters() {
+    // Each server answers a probe, is stopped (so every line is written), and its
+    // log either has the probe's request line or has not.
+    for (env, logged, other_info) in [
+        (("WA_TWOSTEP_LOG__LEVEL", "info"), true, true),
+        (("WA_TWOSTEP_LOG__LEVEL", "warn"), false, false),
+        (
+            ("RUST_LOG", "info,wa_twostep::api::middleware=warn"),
+            false,
+            true,
+        ),
+    ] {
+        let mut app = TestApp::with().env(env.0, env.1).start().await;
+        let id = format!("level-probe-{}", env.1.len());
+        let resp = app
+            .request(Method::GET, "/__sandbox/health")
+            .header("X-Request-ID", &id)
+            .send()
+            .await
+            .expect("health");
+        expect_status(resp, 200).await;
+        app.stop();
+        let stderr = app.stderr();
+        assert_eq!(stderr.contains(&id), logged, "{env:?}: {stderr}");
+        // Other info lines follow the level: a target filter silences only its target.
+        assert_eq!(
+            stderr.contains("shutting down"),
+            other_info,
+            "{env:?}: {stderr}"
+        );
+    }
+}

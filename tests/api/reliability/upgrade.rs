@@ -160,3 +160,49 @@ async fn the_next_change_writes_the_upgraded_state_in_the_current_schema() {
     assert_eq!(state["tokens"], 3, "{state}");
     expect_status(old_token_health, 200).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_with_the_bare_seed_marker_of_earlier_releases_still_logs_the_admin_in() {
+    // Arrange: a state file as releases before the salted marker wrote it.
+    let app = TestApp::with()
+        .env("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")
+        .start()
+        .await;
+    let minted = app
+        .call(
+            Method::POST,
+            "/__sandbox/cloud/tokens",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    expect_status(minted, 201).await;
+    let snapshot = std::fs::read_to_string(&app.state_path).expect("state.json");
+    let salted = salted_marker(&snapshot).expect("the seed state holds a salted marker");
+    std::fs::write(
+        &app.state_path,
+        snapshot.replace(&salted, "deferred:seed-admin-password"),
+    )
+    .expect("write state.json");
+
+    // Act: concurrent first logins on the old marker.
+    let app = app.restart().await;
+    let statuses = parallel_first_logins(&[&app], 8).await;
+
+    // Assert
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let token = app.admin_token().await;
+    expect_status(
+        app.call(Method::GET, "/v1/users/admin", Some(&token), None)
+            .await,
+        200,
+    )
+    .await;
+}
+
+/// The `deferred:seed-admin-password:<salt>` marker in `text`, if any.
+fn salted_marker(text: &str) -> Option<String> {
+    let start = text.find("deferred:seed-admin-password:")?;
+    let end = text[start..].find('"')? + start;
+    Some(text[start..end].to_owned())
+}
