@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Containerfile offline and runs the image, when podman or buildah is
-# installed (Debian packages); prints a precise reason for every step it skips.
+# Builds the Containerfile offline and runs the image with podman, which it first
+# installs with runc through `.ci/deps.sh container` when missing (Debian packages;
+# as root it installs them, otherwise it names them and fails).
 # No base image can be pulled here, so the image is built with BINARY=context: a
 # context holding the host's debug binary and the shared libraries it links. The
 # run uses the machine's OCI runtime, or, where the sandbox refuses the rlimits
@@ -12,14 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-if command -v podman >/dev/null 2>&1; then
-  builder=(podman build)
-elif command -v buildah >/dev/null 2>&1; then
-  builder=(buildah bud)
-else
-  echo "container: SKIPPED: neither podman nor buildah is installed (Debian: apt-get install podman), so the Containerfile was not built or run"
-  exit 0
-fi
+bash .ci/deps.sh container
 
 cargo build --locked --quiet
 bin=$(bash .ci/target-dir.sh)/debug/wa-twostep
@@ -29,10 +23,8 @@ work=$(mktemp -d)
 cid=
 cleanup() {
   if [ -n "$cid" ]; then podman rm -f "$cid" >/dev/null 2>&1 || true; fi
-  if command -v podman >/dev/null 2>&1; then
-    podman volume rm -f "$volume" >/dev/null 2>&1 || true
-    podman rmi -f "$image" >/dev/null 2>&1 || true
-  fi
+  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  podman rmi -f "$image" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,28 +35,20 @@ install -m 0755 "$bin" "$work/ctx/rootfs/usr/local/bin/wa-twostep"
 for lib in $(ldd "$bin" | grep -oE '/[^ ]+'); do
   install -D -m 0755 "$lib" "$work/ctx/rootfs$lib"
 done
-echo "-- ${builder[*]} (BINARY=context)"
-images() { if command -v podman >/dev/null 2>&1; then podman images -q -f dangling=true; else buildah images -q -f dangling=true; fi | sort; }
+echo "-- podman build (BINARY=context)"
+images() { podman images -q -f dangling=true | sort; }
 images >"$work/before"
-"${builder[@]}" -q -f "$repo/Containerfile" --build-arg BINARY=context -t "$image" "$work/ctx" >/dev/null
+podman build -q -f "$repo/Containerfile" --build-arg BINARY=context -t "$image" "$work/ctx" >/dev/null
 # The stages' intermediate images are this build's own: remove them, not others'.
 images >"$work/after"
 for id in $(comm -13 "$work/before" "$work/after"); do
-  if command -v podman >/dev/null 2>&1; then podman rmi -f "$id"; else buildah rmi -f "$id"; fi >/dev/null 2>&1 || true
+  podman rmi -f "$id" >/dev/null 2>&1 || true
 done
 echo "container: built $image"
 
-if ! command -v podman >/dev/null 2>&1; then
-  echo "container: run SKIPPED: only buildah is installed, which builds images but does not serve them (Debian: apt-get install podman)"
-  exit 0
-fi
 runtime=()
 if ! podman run --rm "$image" --version >"$work/probe" 2>&1; then
   refused=$(tr '\n' ' ' <"$work/probe")
-  if ! command -v runc >/dev/null 2>&1; then
-    echo "container: run SKIPPED: podman run fails here ($refused) and runc, which .ci/runc-without-rlimits needs, is not installed (Debian: apt-get install runc)"
-    exit 0
-  fi
   echo "container: podman run with the default runtime fails here ($refused); using runc without rlimits"
   runtime=(--runtime "$repo/.ci/runc-without-rlimits")
   if ! podman run --rm "${runtime[@]}" "$image" --version >"$work/probe" 2>&1; then

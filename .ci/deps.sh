@@ -5,26 +5,48 @@
 # servers on a throwaway PostgreSQL cluster: initdb, pg_ctl and psql under
 # /usr/lib/postgresql/<version>/bin, run as the `postgres` user the package
 # creates), and chromium with chromium-driver (the browser test drives the WhatsApp
-# Manager's pages in headless Chromium through WebDriver). Present: nothing is done. Missing as root: `apt-get update` once, then
+# Manager's pages in headless Chromium through WebDriver).
+#
+# `deps.sh container` instead installs what .ci/container.sh builds and runs the
+# image with: podman, and runc (this machine's sandbox refuses podman's default
+# runtime; .ci/runc-without-rlimits wraps runc).
+#
+# Present: nothing is done. Missing as root: `apt-get update` once, then
 # `apt-get install -y`. Missing otherwise: fails, naming the packages to install,
 # so a run never passes without these tests.
 set -euo pipefail
 
 missing=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then
-  missing+=(postgresql)
-fi
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+case "${1:-suite}" in
+  suite)
+    what="nginx, openssl, curl, postgresql, chromium and chromium-driver"
+    needed_by="the deployment, replica and browser tests"
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then
+      missing+=(postgresql)
+    fi
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+    ;;
+  container)
+    what="podman and runc"
+    needed_by="the container image check (.ci/container.sh) and its runtime"
+    command -v podman >/dev/null 2>&1 || missing+=(podman)
+    command -v runc >/dev/null 2>&1 || missing+=(runc)
+    ;;
+  *)
+    echo "usage: deps.sh [suite|container]" >&2
+    exit 2
+    ;;
+esac
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: nginx, openssl, curl, postgresql, chromium and chromium-driver are installed"
+  echo "deps: $what are installed"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing ${missing[*]}: install them (Debian: sudo apt-get install -y ${missing[*]}); the deployment, replica and browser tests need them" >&2
+  echo "deps: missing ${missing[*]}: install them (Debian: sudo apt-get install -y ${missing[*]}): $needed_by need them" >&2
   exit 1
 fi
 echo "deps: installing ${missing[*]}"
