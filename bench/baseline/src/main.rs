@@ -16,10 +16,11 @@
 //!
 //! and prints `listening on http://HOST:PORT` on stdout when ready. No logs, no state.
 //!
-//! `bench-baseline hash-once [N]` hashes a PIN N times (default 20) with the same
-//! default parameters and prints, as JSON, the median, min and max wall-clock milliseconds
+//! `bench-baseline hash-once [N [MEMORY_KIB ITERATIONS]]` hashes a PIN N times (default
+//! 20) with the same default parameters (or the given cost, one lane) and prints, as JSON, the median, min and max wall-clock milliseconds
 //! of one hash and the median CPU milliseconds of one hash (this thread's run time from
-//! `/proc/thread-self/schedstat`, immune to time stolen by other processes; null if unreadable).
+//! `/proc/thread-self/schedstat`, immune to time stolen by other processes; null if unreadable),
+//! and the mean wall and CPU microseconds over the whole loop.
 
 use std::io::Write;
 use std::time::Instant;
@@ -36,19 +37,22 @@ const META: &str = r#"{"meta":{"version":"v2.45.1","api_status":"stable"}}"#;
 /// What wa-twostep answers to `GET /v22.0/106540352242922` by default (same bytes).
 const NUMBER: &str = r#"{"code_verification_status":"VERIFIED","display_phone_number":"+1 5550100","id":"106540352242922","quality_rating":"GREEN","verified_name":"Sandbox Business"}"#;
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19456, 2, 1, None).expect("valid argon2 parameters");
+/// The default argon2 cost, memory in KiB and iterations (what the server answers with).
+const DEFAULT_COST: (u32, u32) = (19456, 2);
+
+fn argon2((memory_kib, iterations): (u32, u32)) -> Argon2<'static> {
+    let params = Params::new(memory_kib, iterations, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash(pin: &str) -> String {
+fn hash(pin: &str, cost: (u32, u32)) -> String {
     // A fixed-length random salt without extra dependencies: the salt's value does not
     // change the work, only its length does (16 bytes, as SaltString::generate).
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let salt = SaltString::encode_b64(&nanos.to_le_bytes()).expect("16-byte salt");
-    argon2()
+    argon2(cost)
         .hash_password(pin.as_bytes(), &salt)
         .expect("argon2 hash")
         .to_string()
@@ -76,7 +80,10 @@ const REQUEST_ID: (&str, &str) = ("x-request-id", "5f1e2d3c4b5a69788796a5b4c3d2e
 
 fn meta() -> Response {
     (
-        [(header::CONTENT_TYPE.as_str(), "application/json"), REQUEST_ID],
+        [
+            (header::CONTENT_TYPE.as_str(), "application/json"),
+            REQUEST_ID,
+        ],
         META,
     )
         .into_response()
@@ -86,7 +93,10 @@ fn meta() -> Response {
 fn number() -> Response {
     (
         [
-            (header::CONTENT_TYPE.as_str(), "application/json; charset=UTF-8"),
+            (
+                header::CONTENT_TYPE.as_str(),
+                "application/json; charset=UTF-8",
+            ),
             (header::CACHE_CONTROL.as_str(), "no-store"),
             ("x-fb-request-id", "AbCdEfGhIjKlMnOpQrStUvW"),
             ("x-fb-trace-id", "AbCdEfGhIjK"),
@@ -133,7 +143,7 @@ async fn serve(listen: &str) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
                 let pin = body.0.pin;
-                match tokio::task::spawn_blocking(move || hash(&pin)).await {
+                match tokio::task::spawn_blocking(move || hash(&pin, DEFAULT_COST)).await {
                     Ok(_) => meta(),
                     Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
                 }
@@ -179,18 +189,27 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn hash_once(n: usize) {
+fn hash_once(n: usize, cost: (u32, u32)) {
     let mut wall = Vec::new();
     let mut cpu = Vec::new();
+    let (cpu_start, start) = (thread_cpu_ns(), Instant::now());
     for _ in 0..n.max(1) {
         let c = thread_cpu_ns();
         let t = Instant::now();
-        std::hint::black_box(hash("123456"));
+        std::hint::black_box(hash("123456", cost));
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
         if let (Some(a), Some(b)) = (c, thread_cpu_ns()) {
             cpu.push((b - a) as f64 / 1e6);
         }
     }
+    // Means over the whole loop too: a cheap hash is shorter than the scheduler's
+    // accounting of run time is fine-grained, so only the total is meaningful.
+    let runs = wall.len() as f64;
+    let wall_us_mean = start.elapsed().as_secs_f64() * 1e6 / runs;
+    let cpu_us_mean = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) => format!("{:.2}", (b - a) as f64 / 1e3 / runs),
+        _ => "null".to_owned(),
+    };
     let cpu_median = if cpu.len() == wall.len() {
         format!("{:.3}", median(&mut cpu))
     } else {
@@ -198,7 +217,7 @@ fn hash_once(n: usize) {
     };
     let m = median(&mut wall);
     println!(
-        r#"{{"hash_ms_median":{m:.3},"hash_ms_min":{:.3},"hash_ms_max":{:.3},"hash_cpu_ms_median":{cpu_median},"n":{}}}"#,
+        r#"{{"hash_ms_median":{m:.3},"hash_ms_min":{:.3},"hash_ms_max":{:.3},"hash_cpu_ms_median":{cpu_median},"hash_us_mean":{wall_us_mean:.2},"hash_cpu_us_mean":{cpu_us_mean},"n":{}}}"#,
         wall[0],
         wall[wall.len() - 1],
         wall.len()
@@ -208,14 +227,18 @@ fn hash_once(n: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("hash-once") => hash_once(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20)),
+        Some("hash-once") => {
+            let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+            let cost = |i: usize| args.get(i).and_then(|s| s.parse::<u32>().ok());
+            hash_once(n, cost(2).zip(cost(3)).unwrap_or(DEFAULT_COST))
+        }
         Some("--listen") => {
             let listen = args.get(1).cloned().unwrap_or_else(|| "127.0.0.1:0".into());
             tokio_main(&listen)
         }
         None => tokio_main("127.0.0.1:0"),
         Some(other) => {
-            eprintln!("usage: bench-baseline [--listen ADDR] | hash-once [N] (got {other:?})");
+            eprintln!("usage: bench-baseline [--listen ADDR] | hash-once [N [MEMORY_KIB ITERATIONS]] (got {other:?})");
             std::process::exit(2)
         }
     }
