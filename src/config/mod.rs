@@ -392,12 +392,25 @@ pub struct GraphVersion {
 }
 
 impl GraphVersion {
-    /// Parses `v22.0`; `None` for anything else (`v22`, `22.0`, `v22.0.1`, `v+1.0`).
+    /// Parses `v22.0` with parts of at most six digits, as a setting must be;
+    /// `None` for anything else (`v22`, `22.0`, `v22.0.1`, `v+1.0`).
     pub fn parse(s: &str) -> Option<GraphVersion> {
+        Self::parse_parts(s, 6)
+    }
+
+    /// Parses a version asked for in a path: parts of any length, a part too big
+    /// for a `u32` read as `u32::MAX`, so an absurdly new version is still a
+    /// version (newer than any served: 2500), not some other path.
+    pub fn parse_asked(s: &str) -> Option<GraphVersion> {
+        Self::parse_parts(s, usize::MAX)
+    }
+
+    fn parse_parts(s: &str, max_digits: usize) -> Option<GraphVersion> {
         let (major, minor) = s.strip_prefix('v')?.split_once('.')?;
         let number = |t: &str| {
-            let ok = (1..=6).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
-            ok.then(|| t.parse().ok()).flatten()
+            let ok = (1..=max_digits).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+            // All digits: the only parse error left is overflow.
+            ok.then(|| t.parse().unwrap_or(u32::MAX))
         };
         Some(GraphVersion {
             major: number(major)?,

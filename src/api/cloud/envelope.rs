@@ -344,12 +344,14 @@ impl Ctx {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut resp = self.respond(e.status, bytes);
         if let Some(word) = e.auth_error.filter(|_| e.status.is_client_error()) {
-            // Quotes and backslashes cannot be told apart inside the quoted string; a
-            // message that echoes a path is rid of them.
+            // Quotes and backslashes cannot be told apart inside the quoted string, and
+            // a header holds only visible ASCII and spaces: a message that echoes the
+            // request (a path, a field name) is rid of anything else, so the header
+            // is always there.
             let message: String = e
                 .message
                 .chars()
-                .filter(|c| !matches!(c, '"' | '\\'))
+                .filter(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\'))
                 .collect();
             let value = format!("OAuth \"Facebook Platform\" \"{word}\" \"{message}\"");
             if let Ok(v) = HeaderValue::from_str(&value) {

@@ -101,7 +101,7 @@ fn split(path: &str) -> Option<(GraphVersion, &str)> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let version = GraphVersion::parse(first)?;
+    let version = GraphVersion::parse_asked(first)?;
     Some((version, rest.strip_suffix('/').unwrap_or(rest)))
 }
 

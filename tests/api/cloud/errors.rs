@@ -256,6 +256,26 @@ async fn a_body_over_the_limit_is_413_100() {
 }
 
 #[tokio::test]
+async fn an_error_echoing_control_or_non_ascii_characters_keeps_its_www_authenticate() {
+    let app = cloud_spawn().start().await;
+
+    for (query, field) in [("a%0Ab", "a\nb"), ("a%0D%0Ab", "a\r\nb"), ("caf%C3%A9", "café")] {
+        let resp = app
+            .request(Method::GET, &format!("/v22.0/{PHONE_ID}?fields={query}"))
+            .bearer_auth(CLOUD_TOKEN)
+            .send()
+            .await
+            .expect("fields");
+        let message = format!(
+            "(#100) Tried accessing nonexisting field ({field}) on node type (WhatsAppBusinessPhoneNumber)"
+        );
+        // The body keeps the field as asked; the header (checked by the helper)
+        // drops what a header cannot hold.
+        expect_graph_error(resp, Want::new(400, 100, message)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_pin_is_133005_and_past_the_guess_budget_133008() {
     let app = cloud_spawn()
         .env("WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES", "2")
@@ -278,6 +298,44 @@ async fn a_wrong_pin_is_133005_and_past_the_guess_budget_133008() {
         .as_str()
         .unwrap_or_default();
     assert!(details.ends_with("Try again in 60 minutes."), "{details}");
+}
+
+#[tokio::test]
+async fn with_two_step_off_a_used_up_guess_budget_does_not_block_register() {
+    let app = cloud_spawn()
+        .env("WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES", "1")
+        .start()
+        .await;
+    expect_graph_success(
+        app.graph_set_pin(CLOUD_TOKEN, PHONE_ID, json!("123456"))
+            .await,
+    )
+    .await;
+    expect_graph_error(
+        app.graph_register(CLOUD_TOKEN, PHONE_ID, "000001").await,
+        pin_mismatch(),
+    )
+    .await;
+    expect_graph_error(
+        app.graph_register(CLOUD_TOKEN, PHONE_ID, "000002").await,
+        too_many_guesses(),
+    )
+    .await;
+
+    // The business turns two-step off (WhatsApp Manager's reset, here the
+    // On-Premises DELETE on the same number): register sets the new PIN.
+    let admin = app.admin_token().await;
+    expect_status(app.disable_two_step(&admin).await, 200).await;
+    expect_graph_success(app.graph_register(CLOUD_TOKEN, PHONE_ID, "424242").await).await;
+
+    let view = app.graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled").await;
+    assert_eq!(view["is_pin_enabled"], true, "register set the PIN: {view}");
+    // That PIN now guards the number, and the used-up budget applies again.
+    expect_graph_error(
+        app.graph_register(CLOUD_TOKEN, PHONE_ID, "424242").await,
+        too_many_guesses(),
+    )
+    .await;
 }
 
 #[tokio::test]
