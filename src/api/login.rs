@@ -37,14 +37,19 @@ fn refused() -> Response {
 /// The credentials are checked before the body is read (docs/behaviour.md#check-order).
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Some((username, password)) = basic_credentials(&parts.headers) else {
-        return refused();
-    };
     let client = client_addr(
         &parts,
         state.edge.trust_forwarded_for,
         state.edge.proxy_hops,
     );
+    let Some((username, password)) = basic_credentials(&parts.headers) else {
+        // Still a login attempt: a blocked address gets 429 whatever it sends.
+        return match state.users.login_blocked(client).await {
+            Ok(false) => refused(),
+            Ok(true) => ApiError::from(UserError::RateLimited).into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    };
     let verified = match state.users.verify_login(client, &username, password).await {
         Ok(v) => v,
         Err(UserError::BadCredentials) => return refused(),
@@ -72,8 +77,13 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-/// `POST /v1/users/logout`: revokes the presenting token.
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Empty, ApiError> {
+/// `POST /v1/users/logout`: revokes the presenting token. It takes no parameters,
+/// but its body is read like any other (413, 1025), as the real server decoded it.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    _body: Params,
+) -> Result<Empty, ApiError> {
     state.users.logout(caller.token.expose()).await?;
     Ok(Empty(StatusCode::OK))
 }

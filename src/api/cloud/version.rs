@@ -67,8 +67,16 @@ mod tests {
         assert!(v("v9.0") < v("v10.0"), "versions compare as numbers");
         let absurd = |s| GraphVersion::parse_asked(s).expect("a version");
         for newer in ["v9999999.0", "v26.1000000", "v99999999999999999999.0"] {
-            assert_eq!(w.serve(absurd(newer)).unwrap_err().version, v("v26.0"), "{newer}");
+            assert_eq!(
+                w.serve(absurd(newer)).unwrap_err().version,
+                v("v26.0"),
+                "{newer}"
+            );
         }
-        assert_eq!(GraphVersion::parse("v9999999.0"), None, "a setting keeps six digits");
+        assert_eq!(
+            GraphVersion::parse("v9999999.0"),
+            None,
+            "a setting keeps six digits"
+        );
     }
 }

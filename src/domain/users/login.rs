@@ -55,6 +55,12 @@ impl Users {
         })
     }
 
+    /// Whether `client` is past the failed-login limit (a login that brings no
+    /// credentials to verify is refused 429 then too).
+    pub async fn login_blocked(&self, client: IpAddr) -> Result<bool, UserError> {
+        Ok(self.failed_logins.is_blocked(&client).await?)
+    }
+
     /// `POST /v1/users/login`, first half: checks the Basic credentials (and the
     /// failed-login limit) before anything else about the request is looked at.
     pub async fn verify_login(

@@ -49,7 +49,12 @@ async fn a_newer_version_is_refused_before_the_token_is_looked_at() {
     let app = cloud_spawn().start().await;
 
     // However many digits: a version part too long for a number is still newer.
-    for version in ["v99.0", "v9999999.0", "v26.1000000", "v99999999999999999999.0"] {
+    for version in [
+        "v99.0",
+        "v9999999.0",
+        "v26.1000000",
+        "v99999999999999999999.0",
+    ] {
         let resp = app
             .request(Method::POST, &format!("/{version}/{PHONE_ID}/register"))
             .send()

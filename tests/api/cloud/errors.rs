@@ -259,7 +259,11 @@ async fn a_body_over_the_limit_is_413_100() {
 async fn an_error_echoing_control_or_non_ascii_characters_keeps_its_www_authenticate() {
     let app = cloud_spawn().start().await;
 
-    for (query, field) in [("a%0Ab", "a\nb"), ("a%0D%0Ab", "a\r\nb"), ("caf%C3%A9", "café")] {
+    for (query, field) in [
+        ("a%0Ab", "a\nb"),
+        ("a%0D%0Ab", "a\r\nb"),
+        ("caf%C3%A9", "café"),
+    ] {
         let resp = app
             .request(Method::GET, &format!("/v22.0/{PHONE_ID}?fields={query}"))
             .bearer_auth(CLOUD_TOKEN)
@@ -328,7 +332,9 @@ async fn with_two_step_off_a_used_up_guess_budget_does_not_block_register() {
     expect_status(app.disable_two_step(&admin).await, 200).await;
     expect_graph_success(app.graph_register(CLOUD_TOKEN, PHONE_ID, "424242").await).await;
 
-    let view = app.graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled").await;
+    let view = app
+        .graph_fields(CLOUD_TOKEN, PHONE_ID, "is_pin_enabled")
+        .await;
     assert_eq!(view["is_pin_enabled"], true, "register set the PIN: {view}");
     // That PIN now guards the number, and the used-up budget applies again.
     expect_graph_error(

@@ -315,6 +315,28 @@ async fn logout_revokes_only_the_token_it_was_called_with() {
 }
 
 #[tokio::test]
+async fn a_logout_with_a_malformed_or_oversized_body_is_refused_and_keeps_the_token() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let logout = |body: String| {
+        app.request(Method::POST, "/v1/users/logout")
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let malformed = logout("{bad".to_owned()).await.expect("malformed");
+    let too_big = logout(format!(r#"{{"pad": "{}"}}"#, "x".repeat(70_000)))
+        .await
+        .expect("too big");
+
+    expect_decode_error(malformed).await;
+    expect_error(too_big, 413, 1009, Some("Request body exceeds 65536 bytes")).await;
+    expect_status(app.health(&token).await, 200).await;
+}
+
+#[tokio::test]
 async fn logout_without_a_token_is_refused_with_1005() {
     let app = TestApp::spawn().await;
 

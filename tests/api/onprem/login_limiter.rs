@@ -47,6 +47,25 @@ async fn after_max_failed_logins_even_the_right_password_gets_429() {
 }
 
 #[tokio::test]
+async fn a_blocked_address_gets_429_even_for_a_login_without_readable_credentials() {
+    let app = limited_app().start().await;
+    // Before the block, and not counted: a login without credentials is the bare 401.
+    for _ in 0..3 {
+        expect_login_refused(raw_login(&app, None, None).await).await;
+    }
+    expect_login_refused(raw_login(&app, Some("Basic !!!"), None).await).await;
+    fail_logins(&app, 3, None).await;
+
+    let none = raw_login(&app, None, None).await;
+    let not_base64 = raw_login(&app, Some("Basic !!!"), None).await;
+    let no_colon = raw_login(&app, Some("Basic YWRtaW4="), None).await;
+
+    for resp in [none, not_base64, no_colon] {
+        expect_error(resp, 429, 1015, Some(LOGIN_LIMITED)).await;
+    }
+}
+
+#[tokio::test]
 async fn successful_logins_do_not_count_towards_the_limiter() {
     let app = limited_app()
         .env("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")

@@ -1,6 +1,7 @@
 //! User management, part two: changing a password and deleting a user, and who
 //! may do which.
 
+use reqwest::Method;
 use serde_json::json;
 
 use super::users::*;
@@ -44,6 +45,26 @@ async fn a_user_cannot_change_the_admins_password() {
     expect_error(resp, 403, 1005, Some(CANNOT_MODIFY_OTHER)).await;
     expect_status(app.login("admin", ADMIN_PASSWORD, None).await, 200).await;
     expect_login_refused(app.login("admin", NEW_PASSWORD, None).await).await;
+}
+
+#[tokio::test]
+async fn a_user_changing_another_is_403_before_its_body_is_read() {
+    let (app, _admin, alice) = app_with_alice().await;
+    let put = |body: String| {
+        app.request(Method::PUT, "/v1/users/admin")
+            .bearer_auth(&alice)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let malformed = put(r#"{"password": "#.to_owned()).await.expect("malformed");
+    let too_big = put(format!(r#"{{"pad": "{}"}}"#, "x".repeat(70_000)))
+        .await
+        .expect("too big");
+
+    expect_error(malformed, 403, 1005, Some(CANNOT_MODIFY_OTHER)).await;
+    expect_error(too_big, 403, 1005, Some(CANNOT_MODIFY_OTHER)).await;
 }
 
 #[tokio::test]
