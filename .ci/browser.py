@@ -96,7 +96,7 @@ try:
     expect("Your PIN was changed.")
     shot("4-pin-changed")
     click("#turn-off")
-    expect("We sent an email to business@example.com")
+    expect("We sent an email to admin@example.com")
     shot("5-email-sent")
     link = http("GET", f"{url}/__sandbox/emails")["emails"][-1]["link"]
     go(link)

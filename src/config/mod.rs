@@ -374,7 +374,7 @@ pub struct ManagerSettings {
 impl Default for ManagerSettings {
     fn default() -> Self {
         ManagerSettings {
-            business_email: "business@example.com".into(),
+            business_email: "admin@example.com".into(),
             reset_link_ttl_secs: 86_400,
             outbox_capacity: 100,
             smtp_url: String::new(),

@@ -47,6 +47,17 @@ pub enum Unavailable {
     StateUnreachable(String),
 }
 
+impl Unavailable {
+    /// Whether a retry may succeed as things are (a full queue, an unreachable
+    /// database: 503), rather than the server having failed (500).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Unavailable::Overloaded | Unavailable::StateUnreachable(_)
+        )
+    }
+}
+
 impl From<hasher::HashError> for Unavailable {
     fn from(e: hasher::HashError) -> Self {
         match e {

@@ -279,6 +279,15 @@ impl StateFile {
                 valid_len += line.len();
             }
         }
+        if state.is_some() {
+            // The snapshot holds hashes and token digests: 0600 like every file of
+            // ours, even one copied in or restored with a looser mode. Only once it
+            // has been read back whole (a bad file is not touched), and a failure
+            // only warns: it does not make the state unreadable.
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+                tracing::warn!(path = %path.display(), error = %e, "could not make the state file private (mode 0600)");
+            }
+        }
         let log = if state.is_some() && log_exists {
             let mut log = open_private(&log_path, false)
                 .map_err(|e| unusable(&log_path, format!("cannot open: {e}")))?;

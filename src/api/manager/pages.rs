@@ -282,6 +282,8 @@ fn refused(
         ManagerError::UnknownNumber => return no_number(),
         ManagerError::TooManyGuesses { .. } => StatusCode::TOO_MANY_REQUESTS,
         ManagerError::NotEnabled | ManagerError::AlreadyEnabled => StatusCode::CONFLICT,
+        // A failed write is the server's fault, 500 as on the API (nothing changed).
+        ManagerError::Unavailable(u) if !u.is_transient() => StatusCode::INTERNAL_SERVER_ERROR,
         ManagerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -396,7 +398,12 @@ fn link_error(e: LinkError) -> Response {
         LinkError::Expired => (StatusCode::GONE, "This link has expired"),
         LinkError::Unavailable(u) => {
             tracing::warn!(error = %u, "reset link failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "Try again")
+            let status = if u.is_transient() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            (status, "Try again")
         }
     };
     let message = match &e {

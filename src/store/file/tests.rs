@@ -66,6 +66,35 @@ fn snapshots_and_log_records_read_back_and_are_private() {
 }
 
 #[test]
+fn files_copied_in_with_a_looser_mode_are_made_private_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut file, s1) = first_snapshot(&path);
+    let mut s2 = s1.clone();
+    let op = Op::DeleteToken { digest: "x".into() };
+    s2.apply(&op);
+    s2.seq = 2;
+    file.persist(&s2, &[op], || s1.clone()).unwrap();
+    drop(file);
+    let files = [
+        path.clone(),
+        sibling(&path, ".log"),
+        sibling(&path, ".lock"),
+    ];
+    for p in &files {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    let (_f, back) = StateFile::open(&path, &Upgrade::for_tests()).unwrap();
+
+    assert_eq!(back.unwrap(), s2);
+    for p in &files {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+}
+
+#[test]
 fn a_torn_last_record_is_cut_and_earlier_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");

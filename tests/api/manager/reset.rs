@@ -37,7 +37,7 @@ async fn turn_off_mails_a_link_whose_post_disables_two_step_once() {
     assert_eq!(emails.len(), 1);
     let email = &emails[0];
     assert_eq!(email["subject"], "WhatsApp Two-Step Verification Reset");
-    assert_eq!(email["to"], "business@example.com");
+    assert_eq!(email["to"], "admin@example.com");
     assert!(email["text"].as_str().unwrap().contains(&link), "{email}");
     assert!(is_rfc3339_utc_millis(email["sent_at"].as_str().unwrap()));
     assert_eq!(email["smtp"], serde_json::Value::Null);

@@ -37,7 +37,7 @@ async fn the_reset_email_is_delivered_over_smtp_too() {
     let mail = server.next().await;
     let email = settled_email(&app).await;
 
-    assert_eq!(mail.rcpt, "business@example.com");
+    assert_eq!(mail.rcpt, "admin@example.com");
     assert!(mail
         .data
         .contains("Subject: WhatsApp Two-Step Verification Reset\r\n"));

@@ -69,7 +69,7 @@ async fn the_three_events_arrive_signed_in_the_cloud_envelope() {
     assert_eq!(
         value(&requested),
         json!({"display_phone_number": "+1 5550100", "event": "PIN_RESET_REQUEST",
-               "requester": "business@example.com"})
+               "requester": "admin@example.com"})
     );
     assert_eq!(value(&reset)["event"], "PIN_RESET_SUCCESS");
     let events: Vec<_> = listed.iter().map(|d| d["event"].clone()).collect();

@@ -177,3 +177,32 @@ async fn a_register_whose_write_fails_did_not_happen_and_takes_nothing_from_the_
     assert_eq!(after["numbers"][0]["registrations"]["used"], 1, "{after}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_manager_form_whose_write_fails_answers_a_500_page_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = inproc::build(inproc::settings_at(&dir.path().join("state.json"))).await;
+    app.inject_write_failures(fail_once(WriteStep::WriteTemp));
+    let server = InProc::serve(app);
+    let set_pin = || {
+        server
+            .request(
+                Method::POST,
+                &format!("/__sandbox/manager/numbers/{PHONE_ID}/set-pin"),
+            )
+            .form(&[("new_pin", "123456"), ("confirm_pin", "123456")])
+            .send()
+    };
+
+    let failed = Reply::of(set_pin().await.expect("set pin")).await;
+    let state = server.sandbox_state().await;
+    let retried = Reply::of(set_pin().await.expect("set pin again")).await;
+
+    // A failed write is the server's fault, as on the API (500, not 503).
+    assert_eq!(failed.status, 500, "{failed:?}");
+    assert!(failed.text().contains("Nothing changed"), "{failed:?}");
+    assert_eq!(state["two_step"]["enabled"], false, "{state}");
+    assert!(retried.status < 400, "{retried:?}");
+    assert_eq!(server.sandbox_state().await["two_step"]["enabled"], true);
+    server.stop().await;
+}
