@@ -38,6 +38,9 @@ pub fn flag_overrides(cli: &Cli) -> Vec<Override> {
             "path",
             toml::Value::String(path.to_string_lossy().into_owned()),
         );
+        // `--state FILE` asks for that file: it also wins over `state.ephemeral =
+        // true` from a file or the environment, which would drop it silently.
+        set("state", "ephemeral", toml::Value::Boolean(false));
     }
     if cli.ephemeral {
         set("state", "ephemeral", toml::Value::Boolean(true));

@@ -67,6 +67,17 @@ fn env_overrides_file_and_flags_override_env() {
 }
 
 #[test]
+fn the_state_flag_wins_over_ephemeral_from_the_environment() {
+    let cli =
+        <crate::cli::Cli as clap::Parser>::parse_from(["wa-twostep", "--state", "/tmp/s.json"]);
+    let e = env(&[("WA_TWOSTEP_STATE__EPHEMERAL", "true")]);
+    let s = load_from(None, &e, &flag_overrides(&cli)).unwrap();
+    assert!(!s.state.ephemeral, "--state must keep the file");
+    assert_eq!(s.state.path, Path::new("/tmp/s.json"));
+    assert!(load_from(None, &e, &[]).unwrap().state.ephemeral);
+}
+
+#[test]
 fn errors_name_the_key() {
     let e = env(&[("WA_TWOSTEP_SERVER__NOPE", "1")]);
     assert!(load_from(None, &e, &[])
