@@ -137,6 +137,9 @@ pub fn render(metrics: &Metrics, users: UserFigures) -> String {
 
 /// `GET /metrics`: needs the control token when one is set, like the control plane.
 pub async fn metrics(State(state): State<AppState>, _c: ControlCaller) -> Response {
+    // On a shared state the limiter lives in the database; while it cannot be
+    // reached the gauge reads 0 rather than failing the whole scrape.
+    let login_limiter_addresses = state.users.limiter_addresses().await.unwrap_or(0);
     (
         StatusCode::OK,
         [(
@@ -146,7 +149,7 @@ pub async fn metrics(State(state): State<AppState>, _c: ControlCaller) -> Respon
         render(
             &state.metrics,
             UserFigures {
-                login_limiter_addresses: state.users.limiter_addresses(),
+                login_limiter_addresses,
                 tokens_evicted: state.users.tokens_evicted(),
             },
         ),

@@ -217,11 +217,16 @@ impl<K: Hash + Eq + Clone + Display> Budget<K> {
         }
     }
 
-    /// Keys remembered in this server's memory (0 when the budget is shared).
-    pub fn local_len(&self) -> usize {
+    /// Keys with an open window: those this server remembers, or, when the budget
+    /// is shared, those in the database (every server's).
+    pub async fn keys(&self) -> Result<usize, Unavailable> {
         match &self.home {
-            Home::Local(l) => l.len(),
-            Home::Shared { .. } => 0,
+            Home::Local(l) => Ok(l.len()),
+            Home::Shared { counters, scope } => counters
+                .keys(scope, self.window)
+                .await
+                .map(|n| n as usize)
+                .map_err(Unavailable::StateUnreachable),
         }
     }
 }
@@ -408,7 +413,7 @@ mod tests {
         b.record(&"k").await.unwrap();
         b.record(&"k").await.unwrap();
         assert!(b.is_blocked(&"k").await.unwrap());
-        assert_eq!(b.local_len(), 1);
+        assert_eq!(b.keys().await.unwrap(), 1);
         b.clear().await.unwrap();
         assert!(!b.is_blocked(&"k").await.unwrap());
     }

@@ -190,6 +190,13 @@ impl Database {
     async fn counter_clear(&self, _scope: &str) -> Result<(), String> {
         match *self {}
     }
+    async fn counter_keys(
+        &self,
+        _scope: &str,
+        _window: std::time::Duration,
+    ) -> Result<u64, String> {
+        match *self {}
+    }
 }
 
 /// Where the writer makes batches durable.
@@ -590,6 +597,11 @@ impl SharedCounters {
     /// Forgets every key of `scope`.
     pub async fn clear(&self, scope: &str) -> Result<(), String> {
         self.db.counter_clear(scope).await
+    }
+
+    /// Keys of `scope` with an open window.
+    pub async fn keys(&self, scope: &str, window: std::time::Duration) -> Result<u64, String> {
+        self.db.counter_keys(scope, window).await
     }
 
     /// Moving window: counts one event unless `max` fall in the last `window`.

@@ -159,10 +159,10 @@ impl Users {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Client addresses the failed-login limiter remembers in this server's
-    /// memory now (0 when the counts are in the shared database).
-    pub fn limiter_addresses(&self) -> usize {
-        self.failed_logins.local_len()
+    /// Client addresses the failed-login limiter remembers now: in this server's
+    /// memory, or with a shared state in the database (every server's).
+    pub async fn limiter_addresses(&self) -> Result<usize, Unavailable> {
+        self.failed_logins.keys().await
     }
 
     /// Forgets all failed-login counts (control-plane reset).

@@ -43,6 +43,23 @@ impl Database {
         .await
     }
 
+    /// Keys of `scope` with an open window (the limiter gauge of `/metrics`).
+    pub async fn counter_keys(&self, scope: &str, window: Duration) -> Result<u64, String> {
+        let secs = window.as_secs_f64();
+        self.with_client(|c| async move {
+            let rows = c
+                .query_typed(
+                    "SELECT count(*) FROM wa_twostep_counters
+                     WHERE scope = $1 AND started > now() - make_interval(secs => $2)",
+                    &[(&scope, Type::TEXT), (&secs, Type::FLOAT8)],
+                )
+                .await?;
+            let n: i64 = rows.first().map_or(0, |r| r.get(0));
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
     /// Counts one event; a closed window starts over at this one.
     pub async fn counter_record(
         &self,

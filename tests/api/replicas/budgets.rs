@@ -19,9 +19,30 @@ async fn failed_logins_through_both_servers_share_one_limit() {
     let blocked = r.b.login("admin", SEED_PASSWORD, None).await;
     expect_error(blocked, 429, 1015, Some(LOGIN_LIMITED)).await;
 
+    // Both servers' gauges count the one address the database remembers.
+    for server in [&r.a, &r.b] {
+        assert_eq!(limiter_gauge(server).await, 1.0);
+    }
+
     let reset = r.a.call(Method::POST, "/__sandbox/reset", None, None).await;
     expect_status(reset, 200).await;
+    assert_eq!(
+        limiter_gauge(&r.b).await,
+        0.0,
+        "a reset forgets every address"
+    );
     expect_token(r.b.login("admin", SEED_PASSWORD, None).await).await;
+}
+
+/// `wa_twostep_login_limiter_addresses` from `/metrics`.
+async fn limiter_gauge(server: &TestApp) -> f64 {
+    let metrics = server.get("/metrics").await.text().await.expect("metrics");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wa_twostep_login_limiter_addresses "))
+        .expect("limiter gauge")
+        .parse()
+        .expect("a number")
 }
 
 #[tokio::test]
