@@ -71,12 +71,15 @@ pub struct Edge {
 }
 
 /// Paths that read or change the shared state, and so must first see every
-/// change other servers acknowledged. The health probe, metrics and the per-server
-/// registries (journal, faults, the OpenAPI document) do not: the probe must answer
-/// even while the database is away.
+/// change other servers acknowledged: the APIs, the state and reset, and the
+/// WhatsApp Manager's pages and endpoints (a PIN, a pending reset link). The health
+/// probe, metrics, the Manager's stylesheet and the per-server registries
+/// (journal, faults, outbox, webhooks, the OpenAPI document) do not: the probe
+/// must answer even while the database is away.
 fn needs_state(path: &str) -> bool {
     if let Some(rest) = path.strip_prefix("/__sandbox/") {
-        return matches!(rest, "state" | "reset");
+        return matches!(rest, "state" | "reset")
+            || (rest.starts_with("manager") && rest != "manager/style.css");
     }
     path != "/metrics"
 }
@@ -324,6 +327,28 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manager_catches_up_but_its_stylesheet_and_the_registries_do_not() {
+        for path in [
+            "/__sandbox/manager/",
+            "/__sandbox/manager/numbers/1/change-pin",
+            "/__sandbox/manager/api/reset/abc",
+            "/__sandbox/state",
+            "/v1/settings/account/two-step",
+        ] {
+            assert!(needs_state(path), "{path}");
+        }
+        for path in [
+            "/__sandbox/manager/style.css",
+            "/__sandbox/health",
+            "/__sandbox/emails",
+            "/__sandbox/requests",
+            "/metrics",
+        ] {
+            assert!(!needs_state(path), "{path}");
+        }
+    }
 
     #[test]
     fn request_id_rules() {

@@ -113,3 +113,22 @@ async fn a_server_started_later_reads_the_state_the_others_wrote() {
     expect_status(c.health(&token).await, 200).await;
     assert_eq!(c.sandbox_state().await["two_step"]["enabled"], json!(true));
 }
+
+#[tokio::test]
+async fn the_manager_on_b_sees_a_pin_set_on_a() {
+    let r = Replicas::start(&[]).await;
+    let token = r.a.admin_token().await;
+    expect_status(r.a.set_pin(&token, json!({"pin": "246810"})).await, 200).await;
+
+    // B's Manager knows the PIN A set: the current PIN is right, and it changes it.
+    let changed =
+        r.b.manager_change_pin(PHONE_ID, "246810", "135791", "135791")
+            .await;
+    expect_status(changed, 200).await;
+    let old = r.a.register_number(&token, Some("246810")).await;
+    expect_error(old, 400, 1009, Some("Two-step verification PIN mismatch")).await;
+
+    // Two-step turned off on A: B's Manager offers Set PIN, not "already on".
+    expect_status(r.a.disable_two_step(&token).await, 200).await;
+    expect_status(r.b.manager_set_pin(PHONE_ID, "112233", "112233").await, 200).await;
+}
