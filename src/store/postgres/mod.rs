@@ -232,6 +232,21 @@ async fn snapshot(client: &Client) -> Result<(u64, State), String> {
 }
 
 /// Applies `batches` (from [`batches_after`]) to `state`, in order.
+/// Whether `e` says the connection itself is gone, so the same statement may be
+/// tried once more on a new one: a transport error, or the server's own word that
+/// it ended the session (SQLSTATE class 57P, e.g. 57P01 when it was shut down;
+/// class 08, connection exception). A connection that was idle while the
+/// database restarted reads that FATAL message only when it is next used.
+pub(super) fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("57P") || code.starts_with("08")
+        }
+        None => e.as_db_error().is_none(),
+    }
+}
+
 fn apply_batches(state: &mut State, batches: &[(u64, Vec<Op>)]) {
     for (seq, ops) in batches {
         if *seq > state.seq {
@@ -400,7 +415,7 @@ impl Database {
         let client = self.client().await?;
         match query(client.clone()).await {
             Ok(v) => return Ok(v),
-            Err(e) if e.as_db_error().is_some() => return Err(self.unreachable(&e)),
+            Err(e) if !connection_lost(&e) => return Err(self.unreachable(&e)),
             Err(_) => self.forget(&client),
         }
         let client = self.client().await?;

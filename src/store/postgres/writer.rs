@@ -112,8 +112,10 @@ impl PgWriter {
             match result {
                 Ok(head) => break head,
                 // A connection the database dropped (it restarted) may not look
-                // closed until used: one more try, on a new connection.
-                Err(e) if tries == 1 && e.as_db_error().is_none() => self.client = None,
+                // closed until used, and this one is polled only during a batch:
+                // its first use reads the shutdown notice. One more try, on a new
+                // connection (nothing of the batch was written yet).
+                Err(e) if tries == 1 && super::connection_lost(&e) => self.client = None,
                 Err(e) => {
                     let why = self.unreachable(&e);
                     self.rollback();

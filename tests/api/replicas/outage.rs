@@ -72,6 +72,39 @@ async fn a_stopped_database_is_503_then_service_returns_by_itself() {
 }
 
 #[tokio::test]
+async fn the_first_change_after_a_database_restart_goes_through() {
+    let mut r = Replicas::start(&[]).await;
+    let token = r.a.admin_token().await;
+    expect_status(r.a.set_pin(&token, json!({"pin": "246810"})).await, 200).await;
+    expect_status(r.b.set_pin(&token, json!({"pin": "246811"})).await, 200).await;
+
+    // An administrator's restart while no change is attempted: each server's
+    // writer connection is idle through it and reads the shutdown notice only at
+    // its next batch.
+    r.pg.stop_fast();
+    for server in [&r.a, &r.b] {
+        let down = eventually(Duration::from_secs(15), || async {
+            server.get("/__sandbox/health").await.status() == 503
+        })
+        .await;
+        assert!(down, "health turns 503 while the database is stopped");
+    }
+    r.pg.start_again();
+    for server in [&r.a, &r.b] {
+        let back = eventually(Duration::from_secs(15), || async {
+            server.get("/__sandbox/health").await.status() == 200
+        })
+        .await;
+        assert!(back, "health is 200 again once the database is back");
+    }
+
+    // Health said 200: the very first change on each server must be served.
+    expect_status(r.a.set_pin(&token, json!({"pin": "112233"})).await, 200).await;
+    expect_status(r.b.set_pin(&token, json!({"pin": "445566"})).await, 200).await;
+    expect_status(r.a.register_number(&token, Some("445566")).await, 201).await;
+}
+
+#[tokio::test]
 async fn an_idle_server_reports_the_outage_on_its_health_probe() {
     let mut r = Replicas::start(&[]).await;
     r.a.assert_probe_ok().await;
