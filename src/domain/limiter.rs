@@ -92,6 +92,36 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         entry.1 = entry.1.saturating_add(1);
     }
 
+    /// Counts one event for `key` unless it is blocked, in one step (so parallel
+    /// attempts cannot all pass a check made before any of them counted); `Err`
+    /// with how long it stays blocked.
+    pub fn take(&self, key: K) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get_or_insert_mut(key, || (now, 0));
+        let elapsed = now.duration_since(entry.0);
+        if elapsed >= self.window {
+            *entry = (now, 0);
+        } else if entry.1 >= self.max {
+            return Err(self.window - elapsed);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        Ok(())
+    }
+
+    /// Takes back one event of `key` (the attempt it counted turned out not to
+    /// count: a right password or PIN). At zero the key is forgotten, so its next
+    /// counted event opens a new window.
+    pub fn give_back(&self, key: &K) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = entries.peek_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                entries.pop(key);
+            }
+        }
+    }
+
     /// Addresses currently remembered.
     pub fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -186,6 +216,48 @@ impl<K: Hash + Eq + Clone + Display> Budget<K> {
                 .await
                 .map_err(Unavailable::StateUnreachable)?
                 .map_or(0, |(n, _)| n)),
+        }
+    }
+
+    /// Counts one attempt for `key` unless it is blocked, atomically (in memory,
+    /// or in one statement on the database); `Ok(Err(retry_after))` when blocked.
+    /// An attempt that turns out not to count is handed back with [`Budget::give_back`].
+    pub async fn take(&self, key: &K) -> Result<Result<(), Duration>, Unavailable> {
+        match &self.home {
+            Home::Local(l) => Ok(l.take(key.clone())),
+            Home::Shared { counters, scope } => {
+                let key = key.to_string();
+                let taken = counters
+                    .take(scope, &key, self.max, self.window)
+                    .await
+                    .map_err(Unavailable::StateUnreachable)?;
+                if taken {
+                    return Ok(Ok(()));
+                }
+                let status = counters
+                    .status(scope, &key, self.window)
+                    .await
+                    .map_err(Unavailable::StateUnreachable)?;
+                let elapsed = status.map_or(Duration::ZERO, |(_, elapsed)| elapsed);
+                Ok(Err(self
+                    .window
+                    .saturating_sub(elapsed)
+                    .max(Duration::from_secs(1))))
+            }
+        }
+    }
+
+    /// Takes back one attempt [`Budget::take`] counted.
+    pub async fn give_back(&self, key: &K) -> Result<(), Unavailable> {
+        match &self.home {
+            Home::Local(l) => {
+                l.give_back(key);
+                Ok(())
+            }
+            Home::Shared { counters, scope } => counters
+                .give_back(scope, &key.to_string())
+                .await
+                .map_err(Unavailable::StateUnreachable),
         }
     }
 

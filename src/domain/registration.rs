@@ -181,11 +181,17 @@ impl Registration {
         pin: &Pin,
     ) -> Result<(), RegistrationError> {
         let key = number.as_str().to_owned();
-        if let Some(retry_after) = self.guesses.retry_after(&key).await? {
+        // Counted before the PIN is checked, handed back unless it was wrong, so
+        // parallel wrong guesses cannot all pass a check made before any counted.
+        if let Err(retry_after) = self.guesses.take(&key).await? {
             return Err(RegistrationError::TooManyGuesses { retry_after });
         }
-        if !self.two_step.verify(number, pin).await? {
-            self.guesses.record(&key).await?;
+        let verified = self.two_step.verify(number, pin).await;
+        if !matches!(verified, Ok(false)) {
+            // Right, or not decided (a full queue): no wrong guess.
+            self.guesses.give_back(&key).await?;
+        }
+        if !verified? {
             return Err(RegistrationError::PinMismatch);
         }
         Ok(())

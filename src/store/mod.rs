@@ -197,6 +197,18 @@ impl Database {
     ) -> Result<u64, String> {
         match *self {}
     }
+    async fn counter_take(
+        &self,
+        _scope: &str,
+        _key: &str,
+        _max: u32,
+        _window: std::time::Duration,
+    ) -> Result<bool, String> {
+        match *self {}
+    }
+    async fn counter_give_back(&self, _scope: &str, _key: &str) -> Result<(), String> {
+        match *self {}
+    }
 }
 
 /// Where the writer makes batches durable.
@@ -602,6 +614,23 @@ impl SharedCounters {
     /// Keys of `scope` with an open window.
     pub async fn keys(&self, scope: &str, window: std::time::Duration) -> Result<u64, String> {
         self.db.counter_keys(scope, window).await
+    }
+
+    /// Counts one event for `key` of `scope` unless `max` are in its open window,
+    /// in one statement; false when blocked.
+    pub async fn take(
+        &self,
+        scope: &str,
+        key: &str,
+        max: u32,
+        window: std::time::Duration,
+    ) -> Result<bool, String> {
+        self.db.counter_take(scope, key, max, window).await
+    }
+
+    /// Takes back one event of `key` of `scope`; at zero the key is forgotten.
+    pub async fn give_back(&self, scope: &str, key: &str) -> Result<(), String> {
+        self.db.counter_give_back(scope, key).await
     }
 
     /// Moving window: counts one event unless `max` fall in the last `window`.

@@ -12,7 +12,7 @@ use crate::clock::now_secs;
 use crate::domain::flatten;
 use crate::domain::password::Password;
 use crate::secret::Secret;
-use crate::store::state::TokenRecord;
+use crate::store::state::{TokenRecord, UserRecord};
 use crate::store::Op;
 
 /// Credentials that passed `verify_login`.
@@ -69,20 +69,18 @@ impl Users {
         username: &str,
         password: Secret,
     ) -> Result<Verified, UserError> {
-        if self.failed_logins.is_blocked(&client).await? {
+        // The attempt is counted before the password is checked and handed back
+        // unless it was wrong: checking first and counting after let parallel
+        // wrong logins all pass the check before any of them was counted.
+        if self.failed_logins.take(&client).await?.is_err() {
             return Err(UserError::RateLimited);
         }
-        let stored = self.store.read(|s| s.users.get(username).cloned());
-        let hash = match &stored {
-            Some(user) => Some(self.real_hash(user.password_hash.clone()).await?),
-            None => None,
-        };
-        // An unknown user is verified against a dummy hash: same argon2 work, no timing oracle.
-        if !self.hasher.verify(password, hash.clone()).await? {
-            self.failed_logins.record(&client).await?;
-            return Err(UserError::BadCredentials);
+        let checked = self.check_password(username, password).await;
+        if !matches!(checked, Ok(None)) {
+            // Right, or not decided (a full queue, a lost database): no failure.
+            self.failed_logins.give_back(&client).await?;
         }
-        let (Some(user), Some(hash)) = (stored, hash) else {
+        let Some((user, hash)) = checked? else {
             return Err(UserError::BadCredentials);
         };
         let deferred = user.password_hash != hash;
@@ -92,6 +90,25 @@ impl Users {
             hash: user.password_hash,
             change_required: user.password_change_required,
         })
+    }
+
+    /// The user and its real hash when `password` is theirs; `None` when the name
+    /// or the password is wrong. An unknown user is verified against a dummy hash:
+    /// the same argon2 work, no timing oracle.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: Secret,
+    ) -> Result<Option<(UserRecord, Secret)>, UserError> {
+        let stored = self.store.read(|s| s.users.get(username).cloned());
+        let hash = match &stored {
+            Some(user) => Some(self.real_hash(user.password_hash.clone()).await?),
+            None => None,
+        };
+        if !self.hasher.verify(password, hash.clone()).await? {
+            return Ok(None);
+        }
+        Ok(stored.zip(hash))
     }
 
     /// `POST /v1/users/login`, second half: applies a password change if asked

@@ -68,7 +68,6 @@ impl Database {
         window: Duration,
     ) -> Result<(), String> {
         let secs = window.as_secs_f64();
-        let sweep = rand_core::RngCore::next_u64(&mut rand_core::OsRng).is_multiple_of(SWEEP_EVERY);
         self.with_client(|c| async move {
             c.query_typed(
                 "INSERT INTO wa_twostep_counters AS c (scope, key, started, n) VALUES ($1, $2, now(), 1)
@@ -78,14 +77,75 @@ impl Database {
                 &[(&scope, Type::TEXT), (&key, Type::TEXT), (&secs, Type::FLOAT8)],
             )
             .await?;
-            if sweep {
-                // Bounded storage: keys whose window closed count for nothing.
-                c.query_typed(
-                    "DELETE FROM wa_twostep_counters WHERE scope = $1 AND started <= now() - make_interval(secs => $2)",
-                    &[(&scope, Type::TEXT), (&secs, Type::FLOAT8)],
+            Ok(())
+        })
+        .await?;
+        self.maybe_sweep(scope, window).await
+    }
+
+    /// Bounded storage: now and then (one event in [`SWEEP_EVERY`]), keys of
+    /// `scope` whose window closed, which count for nothing, are deleted.
+    async fn maybe_sweep(&self, scope: &str, window: Duration) -> Result<(), String> {
+        if !rand_core::RngCore::next_u64(&mut rand_core::OsRng).is_multiple_of(SWEEP_EVERY) {
+            return Ok(());
+        }
+        let secs = window.as_secs_f64();
+        self.with_client(|c| async move {
+            c.query_typed(
+                "DELETE FROM wa_twostep_counters WHERE scope = $1 AND started <= now() - make_interval(secs => $2)",
+                &[(&scope, Type::TEXT), (&secs, Type::FLOAT8)],
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Counts one event unless `max` are in the open window, in one statement: the
+    /// upsert locks the key's row and its `WHERE` sees the latest count, so servers
+    /// racing for the last place cannot both take it. False when blocked.
+    pub async fn counter_take(
+        &self,
+        scope: &str,
+        key: &str,
+        max: u32,
+        window: Duration,
+    ) -> Result<bool, String> {
+        let (max, secs) = (i32::try_from(max).unwrap_or(i32::MAX), window.as_secs_f64());
+        let taken = self.with_client(|c| async move {
+            let rows = c
+                .query_typed(
+                    "INSERT INTO wa_twostep_counters AS c (scope, key, started, n) VALUES ($1, $2, now(), 1)
+                     ON CONFLICT (scope, key) DO UPDATE SET
+                         started = CASE WHEN c.started <= now() - make_interval(secs => $3) THEN now() ELSE c.started END,
+                         n = CASE WHEN c.started <= now() - make_interval(secs => $3) THEN 1 ELSE c.n + 1 END
+                     WHERE c.started <= now() - make_interval(secs => $3) OR c.n < $4
+                     RETURNING n",
+                    &[
+                        (&scope, Type::TEXT),
+                        (&key, Type::TEXT),
+                        (&secs, Type::FLOAT8),
+                        (&max, Type::INT4),
+                    ],
                 )
                 .await?;
-            }
+            Ok(!rows.is_empty())
+        })
+        .await?;
+        self.maybe_sweep(scope, window).await?;
+        Ok(taken)
+    }
+
+    /// Takes back one event of `key`; the row goes at zero, so the next event opens
+    /// a new window.
+    pub async fn counter_give_back(&self, scope: &str, key: &str) -> Result<(), String> {
+        self.with_client(|c| async move {
+            c.query_typed(
+                "WITH gone AS (DELETE FROM wa_twostep_counters WHERE scope = $1 AND key = $2 AND n <= 1)
+                 UPDATE wa_twostep_counters SET n = n - 1 WHERE scope = $1 AND key = $2 AND n > 1",
+                &[(&scope, Type::TEXT), (&key, Type::TEXT)],
+            )
+            .await?;
             Ok(())
         })
         .await

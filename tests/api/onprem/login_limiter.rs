@@ -66,6 +66,21 @@ async fn a_blocked_address_gets_429_even_for_a_login_without_readable_credential
 }
 
 #[tokio::test]
+async fn parallel_wrong_logins_are_held_to_the_limit() {
+    // A cost that hashes on the pool, so the logins really overlap: each waits for
+    // its verification while the others arrive.
+    let app = limited_app()
+        .env("WA_TWOSTEP_ARGON2__MEMORY_KIB", "256")
+        .start()
+        .await;
+
+    let statuses = parallel_logins(&[&app], 20, "wrong-password").await;
+
+    assert_eq!(count_of(&statuses, 401), 3, "{statuses:?}");
+    assert_eq!(count_of(&statuses, 429), 17, "{statuses:?}");
+}
+
+#[tokio::test]
 async fn successful_logins_do_not_count_towards_the_limiter() {
     let app = limited_app()
         .env("WA_TWOSTEP_AUTH__FORCE_PASSWORD_CHANGE", "false")

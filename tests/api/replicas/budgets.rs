@@ -46,6 +46,35 @@ async fn limiter_gauge(server: &TestApp) -> f64 {
 }
 
 #[tokio::test]
+async fn parallel_wrong_logins_and_pins_through_both_servers_are_held_to_the_limits() {
+    let r = Replicas::start(&[
+        ("WA_TWOSTEP_AUTH__MAX_FAILED_LOGINS", "3"),
+        ("WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES", "2"),
+    ])
+    .await;
+    let token = r.a.admin_token().await;
+    expect_status(r.a.set_pin(&token, json!({"pin": "246810"})).await, 200).await;
+
+    let logins = parallel_logins(&[&r.a, &r.b], 20, "wrong-password").await;
+    let guesses = parallel_statuses((0..12).map(|i| {
+        let server = if i % 2 == 0 { &r.a } else { &r.b };
+        server
+            .request(Method::POST, "/v1/account")
+            .bearer_auth(&token)
+            .json(
+                &json!({"cc": "1", "phone_number": "5550100", "method": "sms",
+                          "cert": "Y2VydA==", "pin": format!("{:06}", 100_000 + i)}),
+            )
+    }))
+    .await;
+
+    assert_eq!(count_of(&logins, 401), 3, "logins: {logins:?}");
+    assert_eq!(count_of(&logins, 429), 17, "logins: {logins:?}");
+    assert_eq!(count_of(&guesses, 400), 2, "wrong PINs: {guesses:?}");
+    assert_eq!(count_of(&guesses, 429), 10, "wrong PINs: {guesses:?}");
+}
+
+#[tokio::test]
 async fn wrong_pins_through_both_servers_share_one_budget() {
     let r = Replicas::start(&[("WA_TWOSTEP_ACCOUNT__MAX_PIN_GUESSES", "2")]).await;
     let token = r.a.admin_token().await;

@@ -357,20 +357,36 @@ impl Drop for TestApp {
 /// Fires `n` logins of the seed admin with the seed password at once, spread over
 /// `servers` in turn, and returns their statuses in the order they were sent.
 pub async fn parallel_first_logins(servers: &[&TestApp], n: usize) -> Vec<u16> {
-    let logins: Vec<_> = (0..n)
-        .map(|i| {
-            let login = servers[i % servers.len()]
-                .request(reqwest::Method::POST, "/v1/users/login")
-                .header(
-                    "Authorization",
-                    super::client::basic("admin", super::consts::SEED_PASSWORD),
-                );
-            tokio::spawn(async move { login.send().await.expect("login").status().as_u16() })
-        })
+    parallel_logins(servers, n, super::consts::SEED_PASSWORD).await
+}
+
+/// Fires `n` logins of `admin` with `password` at once, spread over `servers` in
+/// turn; their statuses in the order they were sent.
+pub async fn parallel_logins(servers: &[&TestApp], n: usize, password: &str) -> Vec<u16> {
+    let requests = (0..n).map(|i| {
+        servers[i % servers.len()]
+            .request(reqwest::Method::POST, "/v1/users/login")
+            .header("Authorization", super::client::basic("admin", password))
+    });
+    parallel_statuses(requests).await
+}
+
+/// Sends every request at once; their statuses in the order given.
+pub async fn parallel_statuses(
+    requests: impl IntoIterator<Item = reqwest::RequestBuilder>,
+) -> Vec<u16> {
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|r| tokio::spawn(async move { r.send().await.expect("request").status().as_u16() }))
         .collect();
     let mut statuses = Vec::new();
-    for l in logins {
-        statuses.push(l.await.expect("join"));
+    for s in sent {
+        statuses.push(s.await.expect("join"));
     }
     statuses
+}
+
+/// How many of `statuses` are `status`.
+pub fn count_of(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
 }

@@ -16,7 +16,10 @@ pub mod raw_http;
 pub mod smtp;
 pub mod webhook;
 
-pub use app::{command, parallel_first_logins, run_in_temp_dir, run_to_exit, Spawn, TestApp};
+pub use app::{
+    command, count_of, parallel_first_logins, parallel_logins, parallel_statuses, run_in_temp_dir,
+    run_to_exit, Spawn, TestApp,
+};
 pub use assert::*;
 pub use client::*;
 pub use consts::*;
