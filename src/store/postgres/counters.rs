@@ -166,7 +166,10 @@ impl Database {
 
     /// Moving window: counts one event for `key` of `scope` unless `max` fall in
     /// the last `window`; false when the budget is used up. Serialised per key by a
-    /// transaction-scoped advisory lock, so two servers cannot both take the last place.
+    /// transaction-scoped advisory lock taken in a statement of its own: the count
+    /// is a later statement, whose snapshot then holds every event committed by
+    /// whoever had the lock before (one statement's snapshot predates its lock, so
+    /// two servers could both take the last place).
     pub async fn window_take(
         &self,
         scope: &str,
@@ -176,21 +179,22 @@ impl Database {
     ) -> Result<bool, String> {
         let (max, secs) = (i64::from(max), window.as_secs_f64());
         let lock = format!("{scope}/{key}");
-        let lock = lock.as_str();
-        self.with_client(|c| async move {
-            let rows = c
+        self.in_budget_transaction(async |tx| {
+            tx.query_typed(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[(&lock, Type::TEXT)],
+            )
+            .await?;
+            let rows = tx
                 .query_typed(
-                    "WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0))),
-                          live AS (SELECT count(*) AS n FROM wa_twostep_events, lock
-                                   WHERE scope = $1 AND key = $2 AND at > now() - make_interval(secs => $3))
-                     INSERT INTO wa_twostep_events (scope, key)
-                     SELECT $1, $2 FROM live WHERE live.n < $5
+                    "INSERT INTO wa_twostep_events (scope, key)
+                     SELECT $1, $2 WHERE (SELECT count(*) FROM wa_twostep_events
+                         WHERE scope = $1 AND key = $2 AND at > now() - make_interval(secs => $3)) < $4
                      RETURNING id",
                     &[
                         (&scope, Type::TEXT),
                         (&key, Type::TEXT),
                         (&secs, Type::FLOAT8),
-                        (&lock, Type::TEXT),
                         (&max, Type::INT8),
                     ],
                 )

@@ -273,6 +273,10 @@ pub struct Database {
     /// Random per process: marks this server's batches, so a commit whose answer
     /// was lost can be checked for.
     origin: String,
+    /// A connection of its own for the moving-window budget, whose take needs a
+    /// transaction of two statements: the shared request connection pipelines
+    /// other requests' statements, which must not land inside it.
+    budget: tokio::sync::Mutex<Option<Client>>,
 }
 
 impl Database {
@@ -332,6 +336,7 @@ impl Database {
             connecting: tokio::sync::Mutex::new(()),
             readiness,
             origin: origin.iter().map(|b| format!("{b:02x}")).collect(),
+            budget: tokio::sync::Mutex::new(None),
         };
         Ok((Arc::new(db), state))
     }
@@ -420,6 +425,38 @@ impl Database {
         }
         let client = self.client().await?;
         query(client).await.map_err(|e| self.unreachable(&e))
+    }
+
+    /// Runs `tx` in a transaction on the budget's own connection (connected on
+    /// first use, replaced when lost), one at a time per server.
+    async fn in_budget_transaction<T>(
+        &self,
+        tx: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, String> {
+        let mut slot = self.budget.lock().await;
+        if slot.as_ref().is_some_and(|c| c.is_closed()) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            match self.target.connect(RUNTIME_CONNECT_TIMEOUT).await {
+                Ok(c) => *slot = Some(c),
+                Err(e) => return Err(self.unreachable(&e)),
+            }
+        }
+        let client = slot.as_mut().ok_or("no database connection")?;
+        let result = async {
+            let transaction = client.transaction().await?;
+            let value = tx(&transaction).await?;
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(value)
+        }
+        .await;
+        result.map_err(|e| {
+            if connection_lost(&e) {
+                *slot = None;
+            }
+            self.unreachable(&e)
+        })
     }
 
     /// Drops `client` as the request side's connection (unless already replaced).

@@ -117,3 +117,30 @@ async fn register_and_deregister_calls_through_both_servers_share_one_budget() {
     expect_status(reset, 200).await;
     expect_graph_success(r.a.graph_deregister(CLOUD_TOKEN, PHONE_ID).await).await;
 }
+
+#[tokio::test]
+async fn parallel_deregisters_through_both_servers_take_no_more_than_the_budget() {
+    let r = Replicas::start(&[
+        ("WA_TWOSTEP_CLOUD__ACCESS_TOKEN", CLOUD_TOKEN),
+        ("WA_TWOSTEP_CLOUD__MAX_REGISTRATIONS", "3"),
+    ])
+    .await;
+
+    // Several rounds: a race for the last places is not lost every time.
+    for round in 0..5 {
+        let statuses = parallel_statuses((0..8).map(|i| {
+            let server = if i % 2 == 0 { &r.a } else { &r.b };
+            server
+                .request(Method::POST, &format!("/v22.0/{PHONE_ID}/deregister"))
+                .bearer_auth(CLOUD_TOKEN)
+        }))
+        .await;
+        assert_eq!(count_of(&statuses, 200), 3, "round {round}: {statuses:?}");
+        assert_eq!(count_of(&statuses, 400), 5, "round {round}: {statuses:?}");
+        expect_status(
+            r.a.call(Method::POST, "/__sandbox/reset", None, None).await,
+            200,
+        )
+        .await;
+    }
+}
