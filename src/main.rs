@@ -87,12 +87,15 @@ fn main() -> ExitCode {
             state = state.as_str(),
             "ready"
         );
+        // Before the ready line: whoever reads it may signal at once, and a signal
+        // that arrives before its handler is in place kills the process instead.
+        let shutdown = shutdown_signal();
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on http://{}", app.local_addr());
             let _ = out.flush();
         }
-        match app.run_until(shutdown_signal()).await {
+        match app.run_until(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("wa-twostep: {e}");
@@ -102,21 +105,28 @@ fn main() -> ExitCode {
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Installs the SIGINT and SIGTERM handlers now; the future completes on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    async move {
+        // A handler that could not be installed never fires.
+        let int = async {
+            match int.as_mut() {
+                Some(s) => drop(s.recv().await),
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let term = async {
+            match term.as_mut() {
+                Some(s) => drop(s.recv().await),
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = int => {},
+            () = term => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

@@ -129,3 +129,14 @@ async fn health_is_503_while_the_state_backend_is_unreachable_and_200_once_it_is
     server.assert_probe_ok().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_sigterm_right_after_the_ready_line_is_a_clean_exit() {
+    // The handlers are in place before the line is printed: a supervisor that
+    // stops the server as soon as it is ready gets exit 0, never death by signal.
+    for _ in 0..5 {
+        let mut app = TestApp::with().start().await;
+        let status = app.stop();
+        assert!(status.success(), "{status:?}");
+    }
+}
