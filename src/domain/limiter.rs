@@ -261,20 +261,6 @@ impl<K: Hash + Eq + Clone + Display> Budget<K> {
         }
     }
 
-    /// Counts one event for `key`.
-    pub async fn record(&self, key: &K) -> Result<(), Unavailable> {
-        match &self.home {
-            Home::Local(l) => {
-                l.record(key.clone());
-                Ok(())
-            }
-            Home::Shared { counters, scope } => counters
-                .record(scope, &key.to_string(), self.window)
-                .await
-                .map_err(Unavailable::StateUnreachable),
-        }
-    }
-
     /// Forgets every key (control-plane reset).
     pub async fn clear(&self) -> Result<(), Unavailable> {
         match &self.home {
@@ -482,8 +468,15 @@ mod tests {
         let store = Store::new(None, crate::store::state::test_state(false));
         let b: Budget<&'static str> = Budget::new(&store, "test", 2, Duration::from_secs(60), 4);
         assert!(!b.is_blocked(&"k").await.unwrap());
-        b.record(&"k").await.unwrap();
-        b.record(&"k").await.unwrap();
+        assert!(b.take(&"k").await.unwrap().is_ok());
+        assert!(b.take(&"k").await.unwrap().is_ok());
+        assert!(b.take(&"k").await.unwrap().is_err(), "the third is refused");
+        b.give_back(&"k").await.unwrap();
+        assert!(
+            !b.is_blocked(&"k").await.unwrap(),
+            "a place handed back is free"
+        );
+        assert!(b.take(&"k").await.unwrap().is_ok());
         assert!(b.is_blocked(&"k").await.unwrap());
         assert_eq!(b.keys().await.unwrap(), 1);
         b.clear().await.unwrap();

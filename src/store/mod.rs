@@ -179,14 +179,6 @@ impl Database {
     async fn window_clear(&self, _scope: &str) -> Result<(), String> {
         match *self {}
     }
-    async fn counter_record(
-        &self,
-        _scope: &str,
-        _key: &str,
-        _window: std::time::Duration,
-    ) -> Result<(), String> {
-        match *self {}
-    }
     async fn counter_clear(&self, _scope: &str) -> Result<(), String> {
         match *self {}
     }
@@ -594,16 +586,6 @@ impl SharedCounters {
         window: std::time::Duration,
     ) -> Result<Option<(u32, std::time::Duration)>, String> {
         self.db.counter_status(scope, key, window).await
-    }
-
-    /// Counts one event for `key` of `scope`.
-    pub async fn record(
-        &self,
-        scope: &str,
-        key: &str,
-        window: std::time::Duration,
-    ) -> Result<(), String> {
-        self.db.counter_record(scope, key, window).await
     }
 
     /// Forgets every key of `scope`.

@@ -60,29 +60,6 @@ impl Database {
         .await
     }
 
-    /// Counts one event; a closed window starts over at this one.
-    pub async fn counter_record(
-        &self,
-        scope: &str,
-        key: &str,
-        window: Duration,
-    ) -> Result<(), String> {
-        let secs = window.as_secs_f64();
-        self.with_client(|c| async move {
-            c.query_typed(
-                "INSERT INTO wa_twostep_counters AS c (scope, key, started, n) VALUES ($1, $2, now(), 1)
-                 ON CONFLICT (scope, key) DO UPDATE SET
-                     started = CASE WHEN c.started <= now() - make_interval(secs => $3) THEN now() ELSE c.started END,
-                     n = CASE WHEN c.started <= now() - make_interval(secs => $3) THEN 1 ELSE c.n + 1 END",
-                &[(&scope, Type::TEXT), (&key, Type::TEXT), (&secs, Type::FLOAT8)],
-            )
-            .await?;
-            Ok(())
-        })
-        .await?;
-        self.maybe_sweep(scope, window).await
-    }
-
     /// Bounded storage: now and then (one event in [`SWEEP_EVERY`]), keys of
     /// `scope` whose window closed, which count for nothing, are deleted.
     async fn maybe_sweep(&self, scope: &str, window: Duration) -> Result<(), String> {
