@@ -319,12 +319,7 @@ async fn a_logout_with_a_malformed_or_oversized_body_is_refused_and_keeps_the_to
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
     let logout = |body: String| {
-        app.request(Method::POST, "/v1/users/logout")
-            .bearer_auth(&token)
-            // The server may close a connection whose body it did not read: no reuse.
-            .header("Connection", "close")
-            .header("Content-Type", "application/json")
-            .body(body)
+        app.raw_json_once(Method::POST, "/v1/users/logout", &token, body)
             .send()
     };
 

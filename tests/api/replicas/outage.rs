@@ -51,11 +51,10 @@ async fn a_stopped_database_is_503_then_service_returns_by_itself() {
     r.pg.start_again();
 
     for server in [&r.a, &r.b] {
-        let back = eventually(Duration::from_secs(15), || async {
-            server.get("/__sandbox/health").await.status() == 200
-        })
-        .await;
-        assert!(back, "health is 200 again once the database is back");
+        assert!(
+            health_becomes(server, 200).await,
+            "health is 200 again once the database is back"
+        );
         expect_status(server.health(&token).await, 200).await;
     }
     // The change refused during the outage did not happen; the earlier one holds.
@@ -83,19 +82,17 @@ async fn the_first_change_after_a_database_restart_goes_through() {
     // its next batch.
     r.pg.stop_fast();
     for server in [&r.a, &r.b] {
-        let down = eventually(Duration::from_secs(15), || async {
-            server.get("/__sandbox/health").await.status() == 503
-        })
-        .await;
-        assert!(down, "health turns 503 while the database is stopped");
+        assert!(
+            health_becomes(server, 503).await,
+            "health turns 503 while the database is stopped"
+        );
     }
     r.pg.start_again();
     for server in [&r.a, &r.b] {
-        let back = eventually(Duration::from_secs(15), || async {
-            server.get("/__sandbox/health").await.status() == 200
-        })
-        .await;
-        assert!(back, "health is 200 again once the database is back");
+        assert!(
+            health_becomes(server, 200).await,
+            "health is 200 again once the database is back"
+        );
     }
 
     // Health said 200: the very first change on each server must be served.
@@ -114,4 +111,12 @@ async fn an_idle_server_reports_the_outage_on_its_health_probe() {
     })
     .await;
     assert!(down, "health turns 503 without any other request");
+}
+
+/// Whether `server`'s `/__sandbox/health` answers `status` within 15 s.
+async fn health_becomes(server: &TestApp, status: u16) -> bool {
+    eventually(Duration::from_secs(15), || async {
+        server.get("/__sandbox/health").await.status() == status
+    })
+    .await
 }

@@ -57,6 +57,22 @@ pub trait Server {
         self.client().request(method, self.url(path))
     }
 
+    /// `method path` with `token` and a raw JSON `body` on a connection of its own:
+    /// the server may close one whose body it did not read, so it is not reused.
+    fn raw_json_once(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: String,
+    ) -> reqwest::RequestBuilder {
+        self.request(method, path)
+            .bearer_auth(token)
+            .header("Connection", "close")
+            .header("Content-Type", "application/json")
+            .body(body)
+    }
+
     /// `GET path` without credentials.
     async fn get(&self, path: &str) -> reqwest::Response {
         self.request(Method::GET, path)
